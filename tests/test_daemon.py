@@ -14,8 +14,10 @@ import time
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (IS_ROOT, MANTRID, Mantrid, SkipTest, check, curl,  # noqa
-                     free_port, http_raw, proc_uid, run_tests, wait_until)
+from harness import (IS_ROOT, MANTRID, Backend, Mantrid, SkipTest, check,  # noqa
+                     curl, free_port, http_raw, proc_uid, run_tests,
+                     wait_until)
+import threading
 
 
 def parse_response(raw):
@@ -159,6 +161,58 @@ def test_hup_reload():
         check(rc == 0 and code >= 200, "not serving after reload")
 
 
+def test_term_drains_proxied_slow_request():
+    """A request in flight at a backend when TERM arrives completes."""
+    with Backend("slow") as b, Mantrid(workers=1) as m:
+        m.set_rule("slow.test", "proxy", {"backends": [b.addr]})
+        result = {}
+
+        def client():
+            result["r"] = curl(m.url("/slow?ms=1500"), "-H",
+                               "Host: slow.test")
+        t = threading.Thread(target=client)
+        t.start()
+        wait_until(lambda: "/slow?ms=1500" in b.stats()["paths"], 5,
+                   "the request to reach the backend")
+        m.signal(signal.SIGTERM)
+        t.join(20)
+        rc, body, code = result["r"]
+        check(rc == 0 and code == 200 and body == "slow from slow\n",
+              "in-flight request failed: %r" % (result["r"],))
+        check(m.proc.wait(10) == 0, "exit status not 0")
+
+
+def test_hup_under_load_fails_nothing():
+    """Requests keep succeeding while HUP replaces every worker."""
+    with Backend("b") as b, Mantrid(workers=2) as m:
+        m.set_rule("load.test", "proxy", {"backends": [b.addr]})
+        stop = threading.Event()
+        codes = []
+
+        def client():
+            while not stop.is_set():
+                codes.append(curl(m.url("/"), "-H", "Host: load.test")[2])
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(codes) > 20, 10, "load to start")
+        for i in range(3):
+            before = set(m.workers())
+            m.signal(signal.SIGHUP)
+            wait_until(lambda: not (set(m.workers()) & before) and
+                       len(m.workers()) == 2, 15,
+                       "workers replaced (reload %d)" % i)
+        n = len(codes)
+        wait_until(lambda: len(codes) > n + 20, 10, "load after reloads")
+        stop.set()
+        for t in threads:
+            t.join(10)
+        bad = [c for c in codes if c != 200]
+        print("%d requests across 3 reloads, %d failed" % (len(codes),
+                                                           len(bad)))
+        check(not bad, "failed requests during reload: %s" % bad[:10])
+
+
 def test_usr1_reopens_log():
     with Mantrid() as m:
         os.rename(m.log, m.log + ".1")
@@ -264,7 +318,8 @@ def test_root_drops_privileges_chroot():
 if __name__ == "__main__":
     run_tests([test_serves_ipv4_and_ipv6, test_worker_respawn,
                test_crash_loop_backs_off, test_term_drains_inflight,
-               test_hup_reload, test_usr1_reopens_log,
+               test_hup_reload, test_term_drains_proxied_slow_request,
+               test_hup_under_load_fails_nothing, test_usr1_reopens_log,
                test_pidfile_and_daemonize, test_port_in_use,
                test_master_death_leaves_no_orphans,
                test_root_drops_privileges,
