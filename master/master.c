@@ -349,6 +349,11 @@ start_up(struct master *m)
 	m->nworkers = m->cfg.workers;
 	if (master_bind(m, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (m->cfg.control_socket[0] != '\0')
+		make_parent_dir(m, m->cfg.control_socket);
+	if (master_ctl_bind(m) == -1)
+		fatalx("cannot create the control socket %s",
+		    m->cfg.control_socket);
 	raise_nofile(&m->cfg);
 	m->db = ruledb_create(m->cfg.shm_size, 2 * m->nworkers, err,
 	    sizeof(err));
@@ -357,11 +362,6 @@ start_up(struct master *m)
 	open_dirs(m);
 	if (master_state_load(m) == -1)
 		fatalx("cannot load the state file %s", m->cfg.state_file);
-	if (m->cfg.control_socket[0] != '\0')
-		make_parent_dir(m, m->cfg.control_socket);
-	if (master_ctl_bind(m) == -1)
-		fatalx("cannot create the control socket %s",
-		    m->cfg.control_socket);
 	drop_privileges(m);
 }
 
