@@ -298,8 +298,8 @@ set_opt(struct config *cfg, const struct opt *o, const char *v,
 			snprintf(err, errlen, "\"%.200s\" is not an absolute path", v);
 			return -1;
 		}
-		if (o->off == O(health_path) && *v != '/') {
-			snprintf(err, errlen, "must start with /");
+		if (o->off == O(health_path) && *v != '\0' && *v != '/') {
+			snprintf(err, errlen, "must start with / (or be empty: TCP connect only)");
 			return -1;
 		}
 		strcpy(field, v);

@@ -51,6 +51,7 @@ static const struct good_case {
 	{ "access_log_format = json", "access_log_format", ALF_JSON },
 	{ "control_allow = 0, 1000", "ncontrol_allow", 2 },
 	{ "# only a comment\n\n   \n", "workers_default", 0 },
+	{ "health_path =", "health_path_empty", 1 },
 };
 
 static long long
@@ -65,6 +66,8 @@ field_value(const struct config *c, const char *f)
 	F(health_check); F(health_interval); F(health_timeout); F(rise);
 	F(fall); F(uid); F(gid); F(access_log_format); F(ncontrol_allow);
 #undef F
+	if (strcmp(f, "health_path_empty") == 0)
+		return c->health_path[0] == '\0';
 	if (strcmp(f, "workers_default") == 0)
 		return c->workers >= 1 ? 0 : -1;
 	ck_abort_msg("no field %s", f);
@@ -106,7 +109,7 @@ static const struct bad_case {
 	{ "user = no-such-user-xyz", "t.conf:1: user: unknown user \"no-such-user-xyz\"" },
 	{ "group = no-such-group-xyz", "t.conf:1: group: unknown group \"no-such-group-xyz\"" },
 	{ "state_file = relative/path", "t.conf:1: state_file: \"relative/path\" is not an absolute path" },
-	{ "health_path = nope", "t.conf:1: health_path: must start with /" },
+	{ "health_path = nope", "t.conf:1: health_path: must start with / (or be empty: TCP connect only)" },
 	{ "access_log_format = xml", "t.conf:1: access_log_format: \"xml\" is not combined or json" },
 	{ "just words", "t.conf:1: expected \"name = value\"" },
 	{ "= 3", "t.conf:1: expected \"name = value\"" },
