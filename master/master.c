@@ -36,6 +36,7 @@ struct cmdline {
 	const char	*config;
 	int		 test;
 	int		 daemonize;
+	int		 foreground;
 	const char	*pidfile;
 	const char	*logfile;
 	int		 loglevel;	/* -1 = from config */
@@ -46,12 +47,14 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: mantrid [-c FILE] [-t] [--daemonize] [--pidfile FILE]\n"
+	    "usage: mantrid [-c FILE] [-t] [--daemonize | --foreground]\n"
+	    "               [--pidfile FILE]\n"
 	    "               [--logfile FILE] [--loglevel N] [--debug]\n"
 	    "               [--help] [--version]\n"
 	    "  -c, --config FILE   configuration file (default %s)\n"
 	    "  -t, --test-config   check the configuration and exit\n"
 	    "  --daemonize         detach and run in the background\n"
+	    "  --foreground        stay in the foreground (overrides daemonize)\n"
 	    "  --pidfile FILE      write the master's pid to FILE\n"
 	    "  --logfile FILE      log to FILE (\"-\" stderr, \"syslog\")\n"
 	    "  --loglevel N        0 error, 1 warn, 2 info, 3 debug\n"
@@ -62,12 +65,13 @@ usage(FILE *fp)
 static void
 parse_cmdline(int argc, char *argv[], struct cmdline *cl)
 {
-	enum { O_DAEMONIZE = 256, O_PIDFILE, O_LOGFILE, O_LOGLEVEL, O_DEBUG,
+	enum { O_DAEMONIZE = 256, O_FOREGROUND, O_PIDFILE, O_LOGFILE, O_LOGLEVEL, O_DEBUG,
 	    O_VERSION };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "test-config", no_argument, NULL, 't' },
 		{ "daemonize", no_argument, NULL, O_DAEMONIZE },
+		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "pidfile", required_argument, NULL, O_PIDFILE },
 		{ "logfile", required_argument, NULL, O_LOGFILE },
 		{ "loglevel", required_argument, NULL, O_LOGLEVEL },
@@ -86,6 +90,7 @@ parse_cmdline(int argc, char *argv[], struct cmdline *cl)
 		case 'c': cl->config = optarg; break;
 		case 't': cl->test = 1; break;
 		case O_DAEMONIZE: cl->daemonize = 1; break;
+		case O_FOREGROUND: cl->foreground = 1; break;
 		case O_PIDFILE: cl->pidfile = optarg; break;
 		case O_LOGFILE: cl->logfile = optarg; break;
 		case O_LOGLEVEL:
@@ -143,6 +148,8 @@ apply_cmdline(struct config *cfg, const struct cmdline *cl)
 		snprintf(cfg->logfile, sizeof(cfg->logfile), "%s", cl->logfile);
 	if (cl->loglevel >= 0)
 		cfg->loglevel = cl->loglevel;
+	if (cl->foreground)
+		cfg->daemonize = false;
 	if (cl->debug) {
 		cfg->loglevel = LOG_LVL_DEBUG;
 		cfg->daemonize = false;

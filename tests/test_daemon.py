@@ -248,6 +248,14 @@ def test_pidfile_and_daemonize():
         m.close()
 
 
+def test_foreground_overrides_daemonize():
+    with Mantrid(conf={"daemonize": "yes"}, args=["--foreground"]) as m:
+        check(m.proc.poll() is None, "master forked away despite --foreground")
+        rc, _, code = curl(m.url())
+        check(rc == 0 and code >= 200, "not serving")
+        check(m.stop() == 0, "exit status not 0")
+
+
 def test_port_in_use():
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -320,7 +328,8 @@ if __name__ == "__main__":
                test_crash_loop_backs_off, test_term_drains_inflight,
                test_hup_reload, test_term_drains_proxied_slow_request,
                test_hup_under_load_fails_nothing, test_usr1_reopens_log,
-               test_pidfile_and_daemonize, test_port_in_use,
+               test_pidfile_and_daemonize,
+               test_foreground_overrides_daemonize, test_port_in_use,
                test_master_death_leaves_no_orphans,
                test_root_drops_privileges,
                test_root_drops_privileges_chroot])
