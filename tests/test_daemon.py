@@ -97,11 +97,10 @@ def test_crash_loop_backs_off():
 
 def test_term_drains_inflight():
     with Mantrid(workers=1) as m:
-        w = m.workers()[0]
-        before = socket_fds(w)
         s = socket.create_connection(("127.0.0.1", m.port))
         s.sendall(b"GET /slow HTTP/1.1\r\nHost: drain.test\r\n")
-        wait_until(lambda: socket_fds(w) > before, 5,
+        wait_until(lambda: accepted_by(m.workers(), m.port,
+                                       s.getsockname()[1]), 5,
                    "the worker to accept the connection")
         m.signal(signal.SIGTERM)
         wait_until(lambda: "draining" in m.read_log(), 5, "drain start")
@@ -120,14 +119,14 @@ def test_term_drains_inflight():
         check(not port_accepts(m.port), "still accepting after stop")
 
 
-def socket_fds(pid):
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
-        except OSError:
-            pass
-    return n
+def accepted_by(pids, port, client_port):
+    """True once one of pids holds the server end of that connection
+    (a connection still in the listen queue belongs to no process)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          "( sport = :%d and dport = :%d )"
+                          % (port, client_port)],
+                         capture_output=True, text=True).stdout
+    return any("pid=%d," % p in out for p in pids)
 
 
 def port_accepts(port):
