@@ -3,7 +3,7 @@
 # build mantrid twice -- plain, and with AddressSanitizer and
 # UndefinedBehaviorSanitizer -- and run every test in both: the Check unit
 # tests, the integration tests against the real daemon, a short libFuzzer
-# run, and make distcheck. Ends with one line "N passed, N failed".
+# run (tests/fuzz.sh, part of make check), and make distcheck. Ends with one line "N passed, N failed".
 #
 #   bash tests/run-all.sh          # from the top of the source tree
 set -euo pipefail
@@ -70,15 +70,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_build plain
 run_build sanitizers --enable-sanitizers
-
-if [ -x tests/fuzz.sh ] || [ -f tests/fuzz.sh ]; then
-	echo "== fuzz (short)"
-	if FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash tests/fuzz.sh; then
-		total_pass=$((total_pass + 1))
-	else
-		total_fail=$((total_fail + 1))
-	fi
-fi
 
 echo "== distcheck (unit tests only)"
 if (cd build/plain && make -s distcheck TESTS="$(cd "$top" && ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')" >/dev/null 2>build/distcheck.err); then

@@ -1,0 +1,257 @@
+"""test_proxy.py: the proxy action end to end through the real daemon:
+X-Forwarded-*, hop-by-hop removal, keep-alive reuse on both sides,
+pipelining, chunked upload, 100-continue, chunked responses to 1.1 and
+1.0 clients, WebSocket tunnel, malformed backend responses, bounded
+memory for a 100 MB response to a slow reader."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Backend, Mantrid, check, http_raw, run_tests,  # noqa: E402
+                     wait_until, curl)
+from dp_util import RawBackend, connect, read_response, worker_rss_kb  # noqa: E402
+
+M = None
+B = None
+
+
+def setup():
+    global M, B
+    M = Mantrid(conf={"timeout_server": "2"})
+    B = Backend("b1")
+    M.set_rule("p.test", "proxy", {"backends": [B.addr]})
+
+
+def req(path, host="p.test", extra=b"", method=b"GET", body=b""):
+    return (method + b" " + path.encode() + b" HTTP/1.1\r\nHost: " +
+            host.encode() + b"\r\n" + extra + b"\r\n" + body)
+
+
+def echo_headers(body):
+    return {k.lower(): v for k, v in json.loads(body)["headers"]}
+
+
+def test_forwarded_and_hop_by_hop():
+    s = connect(M.port)
+    s.sendall(req("/echo", extra=b"X-Forwarded-For: 6.6.6.6\r\n"
+                  b"X-Forwarded-Proto: https\r\nConnection: keep-alive, X-Secret\r\n"
+                  b"X-Secret: 1\r\nKeep-Alive: 5\r\nProxy-Connection: x\r\n"
+                  b"TE: trailers\r\nX-Keep: yes\r\n"))
+    st, h, body, _ = read_response(s)
+    s.close()
+    check(st == 200, "status %d" % st)
+    eh = echo_headers(body)
+    check(eh.get("x-forwarded-for") == "127.0.0.1", "xff %r" % eh)
+    check(eh.get("x-forwarded-proto") == "http", "xfp %r" % eh)
+    for k in ("x-secret", "keep-alive", "proxy-connection", "te"):
+        check(k not in eh, "%s forwarded: %r" % (k, eh))
+    check(eh.get("x-keep") == "yes", "x-keep lost")
+    check(eh.get("host") == "p.test", "host %r" % eh.get("host"))
+
+
+def test_keepalive_reuse_both_sides():
+    before = B.stats()["connections"]
+    s = connect(M.port)
+    for i in range(10):
+        s.sendall(req("/echo?%d" % i))
+        st, h, body, _ = read_response(s)
+        check(st == 200 and json.loads(body)["path"] == "/echo?%d" % i,
+              "request %d: %d" % (i, st))
+    s.close()
+    # +1: the stats request itself
+    used = B.stats()["connections"] - before - 1
+    check(used <= 1, "backend connections for 10 requests: %d" % used)
+
+
+def test_pipelining_in_order():
+    s = connect(M.port)
+    s.sendall(req("/slow?ms=200") + req("/echo?2") + req("/echo?3"))
+    st1, _, b1, rest = read_response(s)
+    check(st1 == 200 and b1.startswith(b"slow"), "first %r" % b1)
+    st2, _, b2, rest = read_response(s, pre=rest)
+    check(json.loads(b2)["path"] == "/echo?2", "second %r" % b2)
+    st3, _, b3, _ = read_response(s, pre=rest)
+    check(json.loads(b3)["path"] == "/echo?3", "third %r" % b3)
+    s.close()
+
+
+def test_chunked_upload():
+    s = connect(M.port)
+    s.sendall(req("/echo", method=b"POST",
+                  extra=b"Transfer-Encoding: chunked\r\n",
+                  body=b"5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"))
+    st, h, body, _ = read_response(s)
+    s.close()
+    check(st == 200, "status %d" % st)
+    check(json.loads(body)["body"] == "hello world", "body %r" % body)
+
+
+def test_100_continue():
+    s = connect(M.port)
+    s.sendall(req("/echo", method=b"POST",
+                  extra=b"Content-Length: 5\r\nExpect: 100-continue\r\n"))
+    s.settimeout(5)
+    got = s.recv(4096)
+    check(got.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "got %r" % got)
+    s.sendall(b"hello")
+    st, h, body, _ = read_response(s)
+    s.close()
+    check(json.loads(body)["body"] == "hello", "body %r" % body)
+    eh = echo_headers(body)
+    check("expect" not in eh, "Expect forwarded")
+    rc, out, code = curl(M.url("/echo"), "-H", "Host: p.test",
+                         "--data-binary", "x" * 5000,
+                         "-H", "Expect: 100-continue")
+    check(code == 200 and json.loads(out)["body"] == "x" * 5000, "curl %d" % code)
+
+
+def chunked_reply(head, c):
+    c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"3\r\nabc\r\n4;ext\r\ndefg\r\n0\r\n\r\n")
+
+
+def test_chunked_response():
+    rb = RawBackend(chunked_reply)
+    M.set_rule("chunk.test", "proxy", {"backends": [rb.addr]})
+    s = connect(M.port)
+    s.sendall(req("/", host="chunk.test"))
+    st, h, body, _ = read_response(s)
+    check(st == 200 and body == b"abcdefg", "1.1: %r" % body)
+    check(h.get("transfer-encoding") == "chunked", "1.1 headers %r" % h)
+    s.close()
+    out = http_raw(M.port, b"GET / HTTP/1.0\r\nHost: chunk.test\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    check(body == b"abcdefg", "1.0 body %r" % out)
+    check(b"chunked" not in head.lower(), "1.0 got chunked: %r" % head)
+    rb.close()
+
+
+def bad_reply(head, c):
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4"
+              b"\r\n\r\nabcd")
+    return "close"
+
+
+def test_malformed_backend_502():
+    rb = RawBackend(bad_reply)
+    M.set_rule("bad.test", "proxy", {"backends": [rb.addr]})
+    out = http_raw(M.port, req("/", host="bad.test"))
+    check(out.startswith(b"HTTP/1.1 502 "), "got %r" % out[:80])
+    rb.close()
+
+
+def ws_reply(head, c):
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+    while True:
+        d = c.recv(4096)
+        if not d:
+            return "close"
+        c.sendall(d)
+
+
+def test_websocket_tunnel():
+    rb = RawBackend(ws_reply)
+    M.set_rule("ws.test", "proxy", {"backends": [rb.addr]})
+    s = connect(M.port)
+    s.sendall(req("/chat", host="ws.test",
+                  extra=b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n"))
+    s.settimeout(5)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    check(buf.startswith(b"HTTP/1.1 101"), "got %r" % buf)
+    check(b"upgrade: websocket" in buf.lower(), "no Upgrade: %r" % buf)
+    fwd = rb.received[-1].lower()
+    check(b"upgrade: websocket" in fwd and b"connection: upgrade" in fwd,
+          "backend saw %r" % fwd)
+    for msg in (b"ping", b"\x81\x05hello", b"x" * 100000):
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += s.recv(65536)
+        check(got == msg, "echo mismatch (%d bytes)" % len(msg))
+    s.close()
+    rb.close()
+
+
+def test_no_upgrade_without_101():
+    s = connect(M.port)
+    s.sendall(req("/echo", extra=b"Upgrade: websocket\r\nConnection: Upgrade\r\n"))
+    st, h, body, _ = read_response(s)
+    check(st == 200, "status %d" % st)
+    s.sendall(req("/echo?after"))
+    st, h, body, _ = read_response(s)
+    check(json.loads(body)["path"] == "/echo?after", "HTTP not kept")
+    s.close()
+
+
+def test_big_response_slow_reader_bounded():
+    worker = M.workers()[0]
+    base = worker_rss_kb(worker)
+    s = connect(M.port)
+    s.setsockopt(__import__("socket").SOL_SOCKET,
+                 __import__("socket").SO_RCVBUF, 65536)
+    n = 100 * 1024 * 1024
+    s.sendall(req("/big?bytes=%d" % n))
+    s.settimeout(10)
+    got = s.recv(65536)
+    # The reader stalls: the worker must stop reading the backend.
+    peak = 0
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        peak = max(peak, worker_rss_kb(worker))
+        time.sleep(0.05)
+    total = len(got) - got.index(b"\r\n\r\n") - 4
+    while total < n:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        total += len(d)
+        peak = max(peak, worker_rss_kb(worker)) if total % 64 == 0 else peak
+    s.close()
+    peak = max(peak, worker_rss_kb(worker))
+    check(total == n, "got %d of %d bytes" % (total, n))
+    check(peak - base < 16 * 1024, "worker RSS grew %d kB" % (peak - base))
+
+
+def test_backend_down_502_and_timeout_504():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()
+    M.set_rule("dead.test", "proxy", {"backends": ["127.0.0.1:%d" % dead],
+                                      "attempts": 3, "delay": 0.05})
+    t0 = time.monotonic()
+    out = http_raw(M.port, req("/", host="dead.test"))
+    check(out.startswith(b"HTTP/1.1 502 Bad Gateway"), "got %r" % out[:60])
+    check(time.monotonic() - t0 >= 0.09, "no delay between attempts")
+    hang = Backend("hang", args=["--hang"])
+    M.set_rule("hang.test", "proxy", {"backends": [hang.addr]})
+    out = http_raw(M.port, req("/", host="hang.test"))
+    check(out.startswith(b"HTTP/1.1 504 Gateway Timeout"), "got %r" % out[:60])
+    hang.stop()
+
+
+def main():
+    setup()
+    try:
+        run_tests([test_forwarded_and_hop_by_hop,
+                   test_keepalive_reuse_both_sides,
+                   test_pipelining_in_order, test_chunked_upload,
+                   test_100_continue, test_chunked_response,
+                   test_malformed_backend_502, test_websocket_tunnel,
+                   test_no_upgrade_without_101,
+                   test_big_response_slow_reader_bounded,
+                   test_backend_down_502_and_timeout_504])
+    finally:
+        B.stop()
+        M.close()
+
+
+if __name__ == "__main__":
+    main()

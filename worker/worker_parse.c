@@ -1,0 +1,820 @@
+/*
+ * worker_parse.c: owns strict HTTP/1.x head parsing and validation and the
+ * strict chunked decoder (see worker_parse.h for the three gates). Pure
+ * functions over caller buffers: no I/O, no allocation.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "worker_parse.h"
+
+enum { S_START = 0, S_CR, S_LINE_BEGIN, S_NAME, S_VALUE };
+
+/* RFC 9110 tchar */
+static const char tchar_tab[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+#define IS_TCHAR(c)	(tchar_tab[(unsigned char)(c)])
+#define IS_CTL(c)	((unsigned char)(c) < 0x20 || (unsigned char)(c) == 0x7f)
+
+/* A start line never needs more than this beyond the target. */
+#define START_LINE_SLACK	64
+
+static enum hp_res
+scan_start(struct hp_scan *st, const struct hp_limits *lim, char c)
+{
+	if (c == '\r') {
+		st->state = S_CR;
+		return HP_MORE;
+	}
+	if (IS_CTL(c))
+		return HP_BAD;
+	/* request line: single SP separators only */
+	if (!st->response && c == ' ' && (st->prev_sp || st->line_len == 0))
+		return HP_BAD;
+	st->prev_sp = c == ' ';
+	if (++st->line_len > lim->max_uri + START_LINE_SLACK)
+		return st->response ? HP_BAD : HP_URI_TOO_LONG;
+	return HP_MORE;
+}
+
+/* The LF of a CRLF: ends the start line, a header line or the head. */
+static enum hp_res
+scan_lf(struct hp_scan *st, const struct hp_limits *lim)
+{
+	if (st->in_start) {
+		/* RFC 9112 2.2: empty lines before the request line are
+		 * ignored; bound them. */
+		if (st->line_len == 0) {
+			st->state = S_START;
+			return ++st->lines > 4 ? HP_BAD : HP_MORE;
+		}
+		st->in_start = false;
+		st->lines = 0;
+	} else if (st->line_len == 0)
+		return HP_DONE;
+	else if (!st->seen_colon)
+		return HP_BAD;
+	else if (++st->lines > lim->max_header_lines ||
+	    st->lines >= HP_MAX_HEADERS)
+		return HP_HDR_TOO_BIG;
+	st->line_len = 0;
+	st->state = S_LINE_BEGIN;
+	return HP_MORE;
+}
+
+static enum hp_res
+scan_byte(struct hp_scan *st, const struct hp_limits *lim, char c)
+{
+	if (!st->in_start && ++st->hdr_bytes > lim->max_header_size)
+		return HP_HDR_TOO_BIG;
+	switch (st->state) {
+	case S_START:
+		return scan_start(st, lim, c);
+	case S_CR:
+		return c == '\n' ? scan_lf(st, lim) : HP_BAD;	/* bare CR */
+	case S_LINE_BEGIN:
+		if (c == '\r') {
+			st->state = S_CR;
+			return HP_MORE;
+		}
+		if (!IS_TCHAR(c))	/* obs-fold, empty name, junk */
+			return HP_BAD;
+		st->line_len = 1;
+		st->seen_colon = false;
+		st->state = S_NAME;
+		return HP_MORE;
+	case S_NAME:
+		st->line_len++;
+		if (c == ':') {
+			st->seen_colon = true;
+			st->state = S_VALUE;
+			return HP_MORE;
+		}
+		/* NB: catches "Host : x", which http-parser accepts. */
+		return IS_TCHAR(c) ? HP_MORE : HP_BAD;
+	default:
+		st->line_len++;
+		if (c == '\r') {
+			st->state = S_CR;
+			return HP_MORE;
+		}
+		return IS_CTL(c) && c != '\t' ? HP_BAD : HP_MORE;
+	}
+}
+
+enum hp_res
+hp_scan_feed(struct hp_scan *st, const struct hp_limits *lim,
+    const char *p, size_t n, size_t *used)
+{
+	enum hp_res	r;
+	size_t		i;
+
+	if (st->total == 0 && st->state == S_START && st->line_len == 0)
+		st->in_start = true;
+	for (i = 0; i < n; i++) {
+		r = scan_byte(st, lim, p[i]);
+		if (r != HP_MORE) {
+			st->total += i + 1;
+			*used = i + 1;
+			return r;
+		}
+	}
+	st->total += n;
+	*used = n;
+	return HP_MORE;
+}
+
+/* http-parser callbacks: record offsets into the contiguous head. */
+
+static int
+cb_url(http_parser *p, const char *at, size_t len)
+{
+	struct hp_msg	*m = p->data;
+
+	if (m->url_len == 0)
+		m->url_off = at - m->buf;
+	m->url_len += len;
+	return 0;
+}
+
+static int
+cb_status(http_parser *p, const char *at, size_t len)
+{
+	struct hp_msg	*m = p->data;
+
+	if (m->reason_len == 0)
+		m->reason_off = at - m->buf;
+	m->reason_len += len;
+	return 0;
+}
+
+static int
+cb_field(http_parser *p, const char *at, size_t len)
+{
+	struct hp_msg	*m = p->data;
+	struct hp_hdr	*h;
+
+	if (m->nhdrs == 0 || m->hdrs[m->nhdrs - 1].val_off != 0) {
+		if (m->nhdrs >= HP_MAX_HEADERS)
+			return 1;
+		h = &m->hdrs[m->nhdrs++];
+		memset(h, 0, sizeof(*h));
+		h->name_off = at - m->buf;
+	} else
+		h = &m->hdrs[m->nhdrs - 1];
+	h->name_len += len;
+	return 0;
+}
+
+static int
+cb_value(http_parser *p, const char *at, size_t len)
+{
+	struct hp_msg	*m = p->data;
+	struct hp_hdr	*h;
+
+	if (m->nhdrs == 0)
+		return 1;
+	h = &m->hdrs[m->nhdrs - 1];
+	if (h->val_off == 0)
+		h->val_off = at - m->buf;
+	h->val_len = (at + len - m->buf) - h->val_off;
+	return 0;
+}
+
+static int
+cb_headers_complete(http_parser *p)
+{
+	/* NB: stop right after the head; bodies are framed by the caller. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings hp_settings = {
+	.on_url = cb_url,
+	.on_status = cb_status,
+	.on_header_field = cb_field,
+	.on_header_value = cb_value,
+	.on_headers_complete = cb_headers_complete,
+};
+
+bool
+hp_name_eq(const struct hp_msg *m, unsigned i, const char *name)
+{
+	const struct hp_hdr *h = &m->hdrs[i];
+
+	return strlen(name) == h->name_len &&
+	    strncasecmp(m->buf + h->name_off, name, h->name_len) == 0;
+}
+
+static bool
+val_eq(const char *v, size_t len, const char *s)
+{
+	return strlen(s) == len && strncasecmp(v, s, len) == 0;
+}
+
+/* Fixes empty values (val_off 0) and trims trailing OWS. */
+static void
+fix_values(struct hp_msg *m)
+{
+	struct hp_hdr	*h;
+	unsigned	 i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		h = &m->hdrs[i];
+		if (h->val_off == 0) {
+			h->val_off = h->name_off + h->name_len;
+			h->val_len = 0;
+		}
+		while (h->val_len > 0 && (m->buf[h->val_off + h->val_len - 1]
+		    == ' ' || m->buf[h->val_off + h->val_len - 1] == '\t'))
+			h->val_len--;
+	}
+}
+
+static enum hp_res
+run_parser(const char *buf, size_t len, enum http_parser_type type,
+    struct hp_msg *m, http_parser *p, char *err, size_t errlen)
+{
+	size_t	 n;
+
+	/* NB: not the header arrays (large); nhdrs bounds their use. */
+	memset(m, 0, offsetof(struct hp_msg, hdrs));
+	memset(&m->nhdrs, 0, sizeof(*m) - offsetof(struct hp_msg, nhdrs));
+	m->buf = buf;
+	m->len = len;
+	m->response = type == HTTP_RESPONSE;
+	m->content_length = -1;
+	m->upgrade_hdr = -1;
+	http_parser_init(p, type);
+	p->data = m;
+	n = http_parser_execute(p, &hp_settings, buf, len);
+	/* NB: paused in on_headers_complete, it stops on the final LF. */
+	if (HTTP_PARSER_ERRNO(p) != HPE_PAUSED || (n != len && n + 1 != len)) {
+		snprintf(err, errlen, "malformed head: %s",
+		    HTTP_PARSER_ERRNO(p) == HPE_PAUSED ? "trailing bytes" :
+		    http_errno_description(HTTP_PARSER_ERRNO(p)));
+		return HP_BAD;
+	}
+	m->major = p->http_major;
+	m->minor = p->http_minor;
+	m->method = p->method;
+	m->status = p->status_code;
+	fix_values(m);
+	if (m->major != 1 || m->minor > 1) {
+		snprintf(err, errlen, "unsupported version %u.%u",
+		    m->major, m->minor);
+		return HP_BAD_VERSION;
+	}
+	return HP_DONE;
+}
+
+static void
+mark_named_hop(struct hp_msg *m, const char *tok, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nhdrs; i++)
+		if (m->hdrs[i].name_len == len &&
+		    strncasecmp(m->buf + m->hdrs[i].name_off, tok, len) == 0)
+			m->hdrs[i].hop = true;
+}
+
+/* Connection: close / keep-alive / upgrade / names of hop headers. */
+static void
+connection_tokens(struct hp_msg *m, const struct hp_hdr *h, bool *close,
+    bool *ka, bool *up)
+{
+	const char	*v = m->buf + h->val_off, *end = v + h->val_len, *t;
+
+	while (v < end) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		t = v;
+		while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+			v++;
+		if (v == t)
+			continue;
+		if (val_eq(t, v - t, "close"))
+			*close = true;
+		else if (val_eq(t, v - t, "keep-alive"))
+			*ka = true;
+		else if (val_eq(t, v - t, "upgrade"))
+			*up = true;
+		else
+			mark_named_hop(m, t, v - t);
+	}
+}
+
+static bool
+parse_cl(const char *v, size_t len, int64_t *out)
+{
+	int64_t	n = 0;
+	size_t	i;
+
+	if (len == 0 || len > 18)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		n = n * 10 + (v[i] - '0');
+	}
+	*out = n;
+	return true;
+}
+
+static const struct {
+	const char	*name;
+	uint8_t		 kind;
+	bool		 hop;
+} hdr_table[] = {
+	{ "host", HK_HOST, false },
+	{ "content-length", HK_CL, false },
+	{ "transfer-encoding", HK_TE, true },
+	{ "x-forwarded-for", HK_XFF, false },
+	{ "x-forwarded-proto", HK_XFPROTO, false },
+	{ "x-forwarded-protocol", HK_XFPROTOCOL, false },
+	{ "expect", HK_EXPECT, true },
+	{ "connection", HK_OTHER, true },
+	{ "keep-alive", HK_OTHER, true },
+	{ "proxy-connection", HK_OTHER, true },
+	{ "te", HK_OTHER, true },
+	{ "trailer", HK_OTHER, true },
+	{ "upgrade", HK_OTHER, true },
+};
+
+static void
+classify(struct hp_msg *m)
+{
+	unsigned i, j;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		m->kind[i] = HK_OTHER;
+		for (j = 0; j < sizeof(hdr_table) / sizeof(hdr_table[0]); j++)
+			if (hp_name_eq(m, i, hdr_table[j].name)) {
+				m->kind[i] = hdr_table[j].kind;
+				m->hdrs[i].hop |= hdr_table[j].hop;
+				break;
+			}
+		if (hp_name_eq(m, i, "upgrade"))
+			m->upgrade_hdr = i;
+	}
+}
+
+/* Framing, Connection and Expect: shared by requests and responses. */
+static enum hp_res
+check_framing(struct hp_msg *m, char *err, size_t errlen)
+{
+	bool		 close = false, ka = false, up = false;
+	unsigned	 i, ncl = 0, nte = 0;
+	struct hp_hdr	*h;
+	const char	*v;
+
+	classify(m);
+	for (i = 0; i < m->nhdrs; i++) {
+		h = &m->hdrs[i];
+		v = m->buf + h->val_off;
+		if (m->kind[i] == HK_CL) {
+			if (ncl++ > 0 || !parse_cl(v, h->val_len,
+			    &m->content_length)) {
+				snprintf(err, errlen, "bad or duplicate "
+				    "Content-Length");
+				return HP_BAD;
+			}
+		} else if (m->kind[i] == HK_TE) {
+			if (nte++ > 0 || !val_eq(v, h->val_len, "chunked")) {
+				snprintf(err, errlen, "Transfer-Encoding other "
+				    "than chunked");
+				return HP_BAD;
+			}
+			m->chunked = true;
+		} else if (hp_name_eq(m, i, "connection"))
+			connection_tokens(m, h, &close, &ka, &up);
+	}
+	if (ncl && nte) {
+		snprintf(err, errlen, "Content-Length with Transfer-Encoding");
+		return HP_BAD;
+	}
+	if (nte && m->minor == 0) {
+		snprintf(err, errlen, "Transfer-Encoding in HTTP/1.0");
+		return HP_BAD;
+	}
+	m->keepalive = m->minor == 1 ? !close : (ka && !close);
+	m->upgrade = up && m->upgrade_hdr >= 0;
+	return HP_DONE;
+}
+
+bool
+hp_host_valid(const char *h, size_t len)
+{
+	size_t	i = 0, digits;
+
+	if (len == 0 || len > 255 + 6)
+		return false;
+	if (h[0] == '[') {
+		for (i = 1; i < len && h[i] != ']'; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' &&
+			    h[i] != '.')
+				return false;
+		if (i >= len || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < len && h[i] != ':'; i++)
+			if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
+			    h[i] != '.' && h[i] != '_')
+				return false;
+		if (i == 0)
+			return false;
+	}
+	if (i == len)
+		return true;
+	if (h[i++] != ':')
+		return false;
+	for (digits = 0; i < len; i++, digits++)
+		if (!isdigit((unsigned char)h[i]))
+			return false;
+	return digits > 0 && digits <= 5;
+}
+
+static size_t
+host_part(const char *h, size_t len, size_t *port_off)
+{
+	size_t	i = 0;
+
+	if (len && h[0] == '[') {
+		while (i < len && h[i] != ']')
+			i++;
+		i += i < len;
+	} else
+		while (i < len && h[i] != ':')
+			i++;
+	*port_off = i;
+	if (i > 0 && h[i - 1] == '.')
+		i--;
+	return i;
+}
+
+bool
+hp_host_same(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	ap, bp, ah = host_part(a, alen, &ap), bh = host_part(b, blen, &bp);
+
+	if (ah != bh || strncasecmp(a, b, ah) != 0)
+		return false;
+	if (ap < alen && bp < blen)
+		return alen - ap == blen - bp &&
+		    memcmp(a + ap, b + bp, alen - ap) == 0;
+	return true;
+}
+
+/* absolute-form: scheme://authority[/path][?query] */
+static enum hp_res
+check_absolute(struct hp_msg *m, int host_idx, char *err, size_t errlen)
+{
+	const char	*u = m->buf + m->url_off, *end = u + m->url_len, *a, *p;
+
+	if (m->url_len > 7 && strncasecmp(u, "http://", 7) == 0)
+		a = u + 7;
+	else if (m->url_len > 8 && strncasecmp(u, "https://", 8) == 0) {
+		a = u + 8;
+		m->https_target = true;
+	} else {
+		snprintf(err, errlen, "bad request target");
+		return HP_BAD;
+	}
+	for (p = a; p < end && *p != '/' && *p != '?'; p++)
+		;
+	if (!hp_host_valid(a, p - a)) {
+		snprintf(err, errlen, "bad authority in target");
+		return HP_BAD;
+	}
+	if (host_idx >= 0 && !hp_host_same(a, p - a,
+	    m->buf + m->hdrs[host_idx].val_off, m->hdrs[host_idx].val_len)) {
+		snprintf(err, errlen, "target host differs from Host");
+		return HP_BAD;
+	}
+	m->absolute = true;
+	m->host_off = a - m->buf;
+	m->host_len = p - a;
+	m->path_off = p - m->buf;
+	m->path_len = end - p;	/* 0: "/" */
+	return HP_DONE;
+}
+
+static enum hp_res
+check_host(struct hp_msg *m, int *host_idx, char *err, size_t errlen)
+{
+	unsigned i;
+
+	*host_idx = -1;
+	for (i = 0; i < m->nhdrs; i++) {
+		if (m->kind[i] != HK_HOST)
+			continue;
+		if (*host_idx >= 0 || !hp_host_valid(m->buf + m->hdrs[i].val_off,
+		    m->hdrs[i].val_len)) {
+			snprintf(err, errlen, "duplicate or malformed Host");
+			return HP_BAD;
+		}
+		*host_idx = i;
+	}
+	if (*host_idx < 0 && m->minor == 1) {
+		snprintf(err, errlen, "missing Host");
+		return HP_BAD;
+	}
+	if (*host_idx >= 0) {
+		m->host_off = m->hdrs[*host_idx].val_off;
+		m->host_len = m->hdrs[*host_idx].val_len;
+	}
+	return HP_DONE;
+}
+
+static enum hp_res
+check_target(struct hp_msg *m, int host_idx, char *err, size_t errlen)
+{
+	const char	*u = m->buf + m->url_off;
+	uint32_t	 i;
+
+	for (i = 0; i < m->url_len; i++)
+		if (u[i] == '#' || (unsigned char)u[i] <= ' ' ||
+		    (unsigned char)u[i] >= 0x7f) {
+			snprintf(err, errlen, "bad byte in request target");
+			return HP_BAD;
+		}
+	if (m->url_len > 0 && u[0] == '/') {
+		m->path_off = m->url_off;
+		m->path_len = m->url_len;
+		return HP_DONE;
+	}
+	if (m->url_len == 1 && u[0] == '*' && m->method == HTTP_OPTIONS) {
+		m->path_off = m->url_off;
+		m->path_len = 1;
+		return HP_DONE;
+	}
+	return check_absolute(m, host_idx, err, errlen);
+}
+
+static enum hp_res
+check_expect(struct hp_msg *m, char *err, size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		if (m->kind[i] != HK_EXPECT)
+			continue;
+		if (!val_eq(m->buf + m->hdrs[i].val_off, m->hdrs[i].val_len,
+		    "100-continue")) {
+			snprintf(err, errlen, "unsupported expectation");
+			return HP_EXPECT;
+		}
+		m->expect_continue = m->minor == 1;
+	}
+	return HP_DONE;
+}
+
+enum hp_res
+hp_parse_request(const char *buf, size_t len, const struct hp_limits *lim,
+    struct hp_msg *m, char *err, size_t errlen)
+{
+	http_parser	 p;
+	enum hp_res	 r;
+	int		 host_idx;
+
+	if ((r = run_parser(buf, len, HTTP_REQUEST, m, &p, err, errlen)))
+		return r;
+	if (m->method == HTTP_CONNECT) {
+		snprintf(err, errlen, "CONNECT not supported");
+		return HP_NOT_IMPL;
+	}
+	if (m->url_len > lim->max_uri) {
+		snprintf(err, errlen, "request target too long");
+		return HP_URI_TOO_LONG;
+	}
+	if ((r = check_framing(m, err, errlen)) ||
+	    (r = check_host(m, &host_idx, err, errlen)) ||
+	    (r = check_target(m, host_idx, err, errlen)) ||
+	    (r = check_expect(m, err, errlen)))
+		return r;
+	if (m->upgrade && (m->chunked || m->content_length > 0))
+		m->upgrade = false;	/* NB: no tunnel after a body */
+	if (m->host_len == 0) {		/* HTTP/1.0 without Host */
+		m->host_off = m->url_off;
+		m->host_len = 0;
+	}
+	return HP_DONE;
+}
+
+enum hp_res
+hp_parse_response(const char *buf, size_t len, unsigned req_method,
+    struct hp_msg *m, char *err, size_t errlen)
+{
+	http_parser	 p;
+	enum hp_res	 r;
+
+	if ((r = run_parser(buf, len, HTTP_RESPONSE, m, &p, err, errlen)))
+		return r == HP_BAD_VERSION ? HP_BAD : r;
+	if (m->status < 100 || m->status > 599) {
+		snprintf(err, errlen, "bad status %u", m->status);
+		return HP_BAD;
+	}
+	if ((r = check_framing(m, err, errlen)))
+		return r;
+	if (!hp_response_has_body(m->status, req_method)) {
+		m->chunked = false;
+		m->content_length = 0;
+	}
+	return HP_DONE;
+}
+
+bool
+hp_response_has_body(unsigned status, unsigned req_method)
+{
+	return req_method != HTTP_HEAD && status >= 200 && status != 204 &&
+	    status != 304;
+}
+
+unsigned
+hp_res_status(enum hp_res r)
+{
+	switch (r) {
+	case HP_URI_TOO_LONG:
+		return 414;
+	case HP_HDR_TOO_BIG:
+		return 431;
+	case HP_NOT_IMPL:
+		return 501;
+	case HP_BAD_VERSION:
+		return 505;
+	case HP_EXPECT:
+		return 417;
+	default:
+		return 400;
+	}
+}
+
+const char *
+hp_reason(unsigned status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default:  return "Unknown";
+	}
+}
+
+/* Strict chunked decoding (RFC 9112 7.1), no BWS, bounded extensions. */
+
+enum { C_SIZE = 0, C_EXT, C_SIZE_LF, C_DATA, C_DATA_CR, C_DATA_LF,
+	C_TR_BEGIN, C_TR, C_TR_LF, C_FINAL_LF };
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One framing byte (not chunk data). */
+static enum hp_res
+chunk_byte(struct hp_chunk *c, char ch)
+{
+	int	v;
+
+	switch (c->state) {
+	case C_SIZE:
+		if ((v = hexval(ch)) >= 0) {
+			if (c->remaining >> 56)
+				return HP_BAD;
+			c->remaining = c->remaining << 4 | v;
+			c->any_digit = true;
+			return ++c->line > 16 ? HP_BAD : HP_MORE;
+		}
+		if (!c->any_digit || (ch != ';' && ch != '\r'))
+			return HP_BAD;
+		c->state = ch == ';' ? C_EXT : C_SIZE_LF;
+		return HP_MORE;
+	case C_EXT:
+		if (ch == '\r')
+			c->state = C_SIZE_LF;
+		else if ((IS_CTL(ch) && ch != '\t') || ++c->line > HP_CHUNK_LINE_MAX)
+			return HP_BAD;
+		return HP_MORE;
+	case C_SIZE_LF:
+		if (ch != '\n')
+			return HP_BAD;
+		c->state = c->remaining ? C_DATA : C_TR_BEGIN;
+		return HP_MORE;
+	case C_DATA_CR:
+		c->state = C_DATA_LF;
+		return ch == '\r' ? HP_MORE : HP_BAD;
+	case C_DATA_LF:
+		c->state = C_SIZE;
+		c->line = 0;
+		c->any_digit = false;
+		return ch == '\n' ? HP_MORE : HP_BAD;
+	case C_TR_BEGIN:
+		if (ch == '\r') {
+			c->state = C_FINAL_LF;
+			return HP_MORE;
+		}
+		c->state = C_TR;
+		return IS_TCHAR(ch) ? HP_MORE : HP_BAD;
+	case C_TR:
+		if (++c->trailer > HP_TRAILER_MAX)
+			return HP_BAD;
+		if (ch == '\r')
+			c->state = C_TR_LF;
+		else if (IS_CTL(ch) && ch != '\t')
+			return HP_BAD;
+		return HP_MORE;
+	case C_TR_LF:
+		c->state = C_TR_BEGIN;
+		return ch == '\n' ? HP_MORE : HP_BAD;
+	case C_FINAL_LF:
+		if (ch != '\n')
+			return HP_BAD;
+		c->done = true;
+		return HP_DONE;
+	}
+	return HP_BAD;
+}
+
+enum hp_res
+hp_chunk_feed(struct hp_chunk *c, const char *p, size_t n, size_t *used,
+    hp_chunk_data_cb cb, void *arg)
+{
+	enum hp_res	r;
+	size_t		i = 0, take;
+
+	while (i < n) {
+		if (c->state == C_DATA) {
+			take = n - i;
+			if (take > c->remaining)
+				take = c->remaining;
+			cb(arg, p + i, take);
+			i += take;
+			if ((c->remaining -= take) == 0)
+				c->state = C_DATA_CR;
+			continue;
+		}
+		r = chunk_byte(c, p[i++]);
+		if (r != HP_MORE) {
+			*used = i;
+			return r;
+		}
+	}
+	*used = i;
+	return HP_MORE;
+}

@@ -1,0 +1,336 @@
+/*
+ * worker_static.c: owns the pages a worker answers by itself: the static
+ * action (<static_dir>/<type>.http, whole raw HTTP responses loaded into
+ * memory at start and on CH_STATIC_RELOAD, or the compiled-in no-hosts,
+ * unknown, timeout and test pages), redirect (302), empty, and the
+ * unknown/no_hosts pages.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "../common/log.h"
+#include "../common/ruledb.h"
+#include "worker.h"
+#include "worker_balance.h"
+#include "worker_http_int.h"
+
+#define STATIC_FILE_MAX		(1024 * 1024)
+#define STATIC_PAGES_MAX	256
+
+static const struct builtin {
+	const char	*type;
+	unsigned	 status;
+	const char	*body;
+} builtins[] = {
+	{ "no-hosts", 503, "<html><head><title>No hosts configured</title>"
+	    "</head><body><h1>No hosts configured</h1><p>This load balancer "
+	    "has no hosts configured.</p></body></html>\n" },
+	{ "unknown", 404, "<html><head><title>Unknown host</title></head>"
+	    "<body><h1>Unknown host</h1><p>This host is not configured on "
+	    "this load balancer.</p></body></html>\n" },
+	{ "timeout", 504, "<html><head><title>Gateway Timeout</title></head>"
+	    "<body><h1>Gateway Timeout</h1><p>The backend for this host did "
+	    "not answer in time.</p></body></html>\n" },
+	{ "test", 200, "<html><head><title>Test page</title></head><body>"
+	    "<h1>Test page</h1><p>mantrid is working.</p></body></html>\n" },
+};
+
+static bool
+type_valid(const char *t, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64 || t[0] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if (t[i] == '/' || t[i] <= ' ' || t[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Mantrid's files may end lines with LF alone: make the head CRLF. */
+static char *
+crlf_head(char *data, size_t *len)
+{
+	char	*out, *end;
+	size_t	 i, o = 0, nl = 0;
+
+	if (memmem(data, *len, "\r\n\r\n", 4) != NULL ||
+	    (end = memmem(data, *len, "\n\n", 2)) == NULL)
+		return data;
+	for (i = 0; data + i <= end; i++)
+		nl += data[i] == '\n';
+	if ((out = malloc(*len + nl + 1)) == NULL)
+		return data;
+	for (i = 0; i < *len; i++) {
+		if (data + i <= end + 1 && data[i] == '\n')
+			out[o++] = '\r';
+		out[o++] = data[i];
+	}
+	free(data);
+	*len = o;
+	return out;
+}
+
+static int
+load_file(struct worker_http *wh, int dirfd, const char *name)
+{
+	struct static_page	*pg;
+	struct stat		 st;
+	size_t			 nl = strlen(name) - 5;	/* ".http" */
+	ssize_t			 n;
+	char			*data;
+	int			 fd;
+
+	if (wh->npages >= STATIC_PAGES_MAX || !type_valid(name, nl))
+		return -1;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > STATIC_FILE_MAX || (data = malloc(st.st_size + 1))
+	    == NULL) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, data, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(data);
+		return -1;
+	}
+	pg = &wh->pages[wh->npages++];
+	pg->len = n;
+	pg->data = crlf_head(data, &pg->len);
+	pg->type = strndup(name, nl);
+	return 0;
+}
+
+void
+static_load(struct worker_http *wh)
+{
+	int		 fd = wh->w->her->static_dirfd;
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 len;
+
+	if (fd < 0 || wh->pages != NULL)
+		return;
+	if ((wh->pages = calloc(STATIC_PAGES_MAX, sizeof(*wh->pages))) == NULL)
+		return;
+	if ((fd = dup(fd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("%s: static_dir", __func__);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len > 5 && strcmp(de->d_name + len - 5, ".http") == 0 &&
+		    load_file(wh, dirfd(d), de->d_name) == -1)
+			log_warnx("%s: cannot load %s", __func__, de->d_name);
+	}
+	closedir(d);
+	log_debug("%s: %zu static pages", __func__, wh->npages);
+}
+
+void
+static_free(struct worker_http *wh)
+{
+	size_t i;
+
+	for (i = 0; i < wh->npages; i++) {
+		free(wh->pages[i].type);
+		free(wh->pages[i].data);
+	}
+	free(wh->pages);
+	wh->pages = NULL;
+	wh->npages = 0;
+}
+
+static const struct static_page *
+page_find(const struct worker_http *wh, const char *type, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < wh->npages; i++)
+		if (strlen(wh->pages[i].type) == len &&
+		    memcmp(wh->pages[i].type, type, len) == 0)
+			return &wh->pages[i];
+	return NULL;
+}
+
+static const struct builtin *
+builtin_find(const char *type, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (strlen(builtins[i].type) == len &&
+		    memcmp(builtins[i].type, type, len) == 0)
+			return &builtins[i];
+	return NULL;
+}
+
+/* A raw page; status != 0 replaces its status line. Then close. */
+static void
+send_raw(struct conn *c, const struct static_page *pg, unsigned status)
+{
+	const char	*eol = memmem(pg->data, pg->len, "\r\n", 2);
+	char		 line[64];
+	unsigned	 st = 200;
+	int		 n;
+
+	if (pg->len > 12)
+		sscanf(pg->data + 9, "%3u", &st);
+	if (status == 0 || eol == NULL) {
+		conn_respond(c, st, pg->data, pg->len, true);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "HTTP/1.1 %u %s", status,
+	    hp_reason(status));
+	c->state = CS_RESPOND;
+	evbuffer_add(bufferevent_get_output(c->bev), line, n);
+	c->bytes_out += n;
+	conn_respond(c, status, eol, pg->len - (eol - pg->data), true);
+}
+
+static void
+send_builtin(struct conn *c, const struct builtin *b, unsigned status)
+{
+	char	 head[256];
+	size_t	 blen = strlen(b->body);
+	int	 n;
+
+	if (status == 0)
+		status = b->status;
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %u %s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n",
+	    status, hp_reason(status), blen,
+	    c->keepalive ? "" : "Connection: close\r\n");
+	evbuffer_add(bufferevent_get_output(c->bev), head, n);
+	c->bytes_out += n;
+	conn_respond(c, status, b->body, blen, false);
+}
+
+/* Built-in or static_dir override (static_dir wins, as in Mantrid). */
+void
+static_builtin(struct conn *c, const char *type, unsigned status)
+{
+	const struct static_page	*pg;
+	size_t				 len = strlen(type);
+
+	if ((pg = page_find(c->wh, type, len)) != NULL)
+		send_raw(c, pg, status);
+	else
+		send_builtin(c, builtin_find(type, len), status);
+}
+
+static void
+log_unknown_once(struct worker_http *wh, const char *type, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < wh->nlogged; i++)
+		if (strncmp(wh->logged[i], type, len) == 0 &&
+		    wh->logged[i][len] == '\0')
+			return;
+	log_warnx("%s: no static page \"%.*s\"", __func__, (int)len, type);
+	if (wh->nlogged < sizeof(wh->logged) / sizeof(wh->logged[0]))
+		snprintf(wh->logged[wh->nlogged++], sizeof(wh->logged[0]),
+		    "%.*s", (int)len, type);
+}
+
+void
+static_serve(struct conn *c, const struct rule_rec *rec)
+{
+	const char	*type = rec->str_off ? REC_STR(rec, rec->str_off) : "";
+	size_t		 len = rec->str_off ? rec->str_len : 0;
+	const struct static_page *pg;
+	const struct builtin *b;
+
+	if ((pg = page_find(c->wh, type, len)) != NULL) {
+		send_raw(c, pg, 0);
+		return;
+	}
+	if ((b = builtin_find(type, len)) != NULL) {
+		send_builtin(c, b, 0);
+		return;
+	}
+	log_unknown_once(c->wh, type, len);
+	conn_respond_error(c, 500);
+}
+
+static const char *
+redirect_base(struct conn *c, const struct rule_rec *rec, size_t *len)
+{
+	const struct rule_rec_backend	*t;
+	uint32_t			 pos;
+
+	if (rec->nbackends > 0 && balance_pick_target(c->wh->w->db, rec,
+	    (struct sockaddr *)&c->peer, &pos) == 0) {
+		t = &REC_BACKENDS(rec)[pos];
+		if (t->url_off) {
+			*len = t->url_len;
+			return REC_STR(rec, t->url_off);
+		}
+	}
+	if (rec->str_off == 0)
+		return NULL;
+	*len = rec->str_len;
+	return REC_STR(rec, rec->str_off);
+}
+
+/* 302 to redirect_to + path and query; no scheme: the client's. */
+void
+static_redirect(struct conn *c, const struct rule_rec *rec)
+{
+	const struct hp_msg	*m = &c->req;
+	const char		*to, *path = "/";
+	size_t			 tlen, plen = 1;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	size_t			 before = evbuffer_get_length(out);
+
+	if ((to = redirect_base(c, rec, &tlen)) == NULL) {
+		conn_respond_error(c, rec->nbackends ? 503 : 500);
+		return;
+	}
+	if (m->path_len > 0) {
+		path = m->buf + m->path_off;
+		plen = m->path_len;
+	}
+	while (tlen > 0 && to[tlen - 1] == '/')
+		tlen--;
+	evbuffer_add_printf(out, "HTTP/1.1 302 Found\r\nLocation: %s%.*s%.*s"
+	    "\r\nContent-Length: 0\r\n%s\r\n",
+	    memmem(to, tlen, "://", 3) ? "" : c->https ? "https://" :
+	    "http://", (int)tlen, to, (int)plen, path,
+	    c->keepalive ? "" : "Connection: close\r\n");
+	c->bytes_out += evbuffer_get_length(out) - before;
+	conn_respond(c, 302, "", 0, false);
+}
+
+void
+static_empty(struct conn *c, unsigned code)
+{
+	char	buf[128];
+	int	n;
+
+	if (code < 100 || code > 599)
+		code = 500;
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %u %s\r\nContent-Length: 0"
+	    "\r\n%s\r\n", code, hp_reason(code),
+	    c->keepalive ? "" : "Connection: close\r\n");
+	conn_respond(c, code, buf, n, false);
+}
