@@ -74,9 +74,9 @@ static const struct opt opts[] = {
 	{ "loglevel",		OT_LEVEL, O(loglevel), 0, 0, 0 },
 	{ "daemonize",		OT_BOOL, O(daemonize), 0, 0, 0 },
 	{ "workers",		OT_UINT, O(workers), 1, 256, 0 },
-	{ "shm_size",		OT_SIZE, O(shm_size), 1 << 20, 1LL << 40, 0 },
+	{ "shm_size",		OT_SIZE, O(shm_size), 1 << 20, 64LL << 30, 0 },
 	{ "max_connections",	OT_UINT, O(max_connections), 1, 10000000, 0 },
-	{ "spin_max",		OT_UINT, O(spin_max), 1, 10000000, 0 },
+	{ "spin_max",		OT_UINT, O(spin_max), 0, 10000000, 0 },
 	{ "max_uri",		OT_SIZE, O(max_uri), 64, 1 << 20, 0 },
 	{ "max_header_size",	OT_SIZE, O(max_header_size), 1024, 1 << 24, 0 },
 	{ "max_header_lines",	OT_UINT, O(max_header_lines), 1, 10000, 0 },
@@ -112,7 +112,7 @@ config_defaults(struct config *cfg)
 	cfg->backlog = 511;
 	cfg->loglevel = 2;
 	cfg->workers = ncpu > 0 ? (unsigned)ncpu : 1;
-	cfg->shm_size = (size_t)256 << 20;
+	cfg->shm_size = (size_t)512 << 20;
 	cfg->max_connections = 65536;
 	cfg->spin_max = 10000;
 	cfg->max_uri = 8192;
