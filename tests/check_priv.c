@@ -118,6 +118,7 @@ START_TEST(test_drop_root_chroot)
 		return;
 	}
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);	/* searchable once dropped */
 	snprintf(marker, sizeof(marker), "%s/marker", dir);
 	ck_assert_ptr_nonnull(fp = fopen(marker, "w"));
 	fclose(fp);
