@@ -63,6 +63,7 @@ static int
 spawn(struct master *m, struct master_worker *mw)
 {
 	struct heritage her;
+	sigset_t all, old;
 	int sv[2];
 	pid_t pid;
 
@@ -79,7 +80,18 @@ spawn(struct master *m, struct master_worker *mw)
 	her.worker_id = mw->slot;
 	her.static_dirfd = m->static_dirfd;
 
-	if ((pid = fork()) == -1) {
+	/*
+	 * Fork with every signal blocked: until the worker has its own
+	 * handlers, a signal sent to it would run the master's libevent
+	 * handler and write into the master's signal socket. The worker
+	 * unblocks once its handlers are in place (worker_main).
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
 		log_warn("%s: fork", __func__);
 		close(sv[0]);
 		close(sv[1]);

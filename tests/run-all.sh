@@ -14,7 +14,7 @@ jobs=${JOBS:-2}
 
 deps="build-essential autoconf automake pkg-config libevent-dev
 libhttp-parser-dev libjson-c-dev check curl python3 clang
-libclang-rt-14-dev util-linux procps groff-base man-db iproute2"
+libclang-rt-14-dev util-linux procps groff-base man-db iproute2 logrotate"
 
 missing=""
 for p in $deps; do

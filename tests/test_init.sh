@@ -278,7 +278,11 @@ if command -v logrotate >/dev/null; then
 	[ -f "$LOGFILE.1" ] || bad "logrotate did not rotate $LOGFILE"
 else
 	echo "note - logrotate not installed: rotating by hand"
-	mv "$LOGFILE" "$LOGFILE.1" && : >"$LOGFILE"
+	# As logrotate's `create` does: the new file keeps the old one's
+	# owner and mode, so the dropped master can reopen it.
+	mv "$LOGFILE" "$LOGFILE.1" && : >"$LOGFILE" &&
+	    chown --reference="$LOGFILE.1" "$LOGFILE" &&
+	    chmod --reference="$LOGFILE.1" "$LOGFILE"
 	initd rotate || bad "rotate failed: $(cat "$T/initd.out")"
 fi
 initd reload

@@ -40,6 +40,19 @@ mono_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Leave without running atexit handlers: the worker owns nothing a
+ * handler would flush (logs are written with write(2)), and the master's
+ * handlers and threads are not the worker's: a fork of a threaded master
+ * may have copied a lock (a sanitizer's allocator, say) held by a thread
+ * that does not exist here.
+ */
+static void __attribute__((noreturn))
+worker_exit(void)
+{
+	_exit(0);
+}
+
 static void
 drain_check(evutil_socket_t fd, short ev, void *arg)
 {
@@ -48,12 +61,12 @@ drain_check(evutil_socket_t fd, short ev, void *arg)
 
 	if (active == 0) {
 		log_debug("%s: drained, exiting", __func__);
-		exit(0);
+		worker_exit();
 	}
 	if (mono_now() > drain_deadline) {
 		log_warnx("%s: %u connections still open after drain_timeout, "
 		    "closing them", __func__, active);
-		exit(0);
+		worker_exit();
 	}
 	worker_http_close_idle(w);
 	event_add(drain_ev, &(struct timeval){ 0, DRAIN_CHECK_MS * 1000 });
@@ -120,12 +133,9 @@ static void
 worker_setup_process(const struct heritage *her)
 {
 	char name[32];
-	sigset_t all;
 
 	snprintf(name, sizeof(name), "worker %u", her->worker_id);
 	log_setproc(name);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
@@ -141,6 +151,7 @@ worker_main(const struct heritage *her)
 	struct worker *w = &worker;
 	struct event_config *ecfg;
 	struct event *chev;
+	sigset_t all;
 	char err[256];
 
 	worker_setup_process(her);
@@ -161,6 +172,10 @@ worker_main(const struct heritage *her)
 	add_signal(w, SIGTERM);
 	add_signal(w, SIGINT);
 	add_signal(w, SIGUSR1);
+	/* The master forked us with every signal blocked (spawn): a signal
+	 * that came before our handlers existed is pending, not lost. */
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
 	chev = event_new(w->base, her->channel_fd, EV_READ | EV_PERSIST,
 	    channel_cb, w);
 	if (chev == NULL || event_add(chev, NULL) == -1)
