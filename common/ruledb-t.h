@@ -3,7 +3,7 @@
  * immutable rule record workers read, the per-host counters and the
  * per-backend state they update with atomics.
  *
- * The full lock-free protocol is described in common/ruledb.c at struct
+ * The full lock-free protocol is described in common/ruledb_int.h at struct
  * ruledb_hdr. In short: the master is the only writer of records and
  * tables; a record, once published by a release store of its offset, is
  * never modified; workers read with acquire loads and never lock.

@@ -1,6 +1,6 @@
 /*
  * ruledb.h: the shared-memory rule database (functions). See ruledb-t.h
- * for the record layout and common/ruledb.c for the lock-free protocol.
+ * for the record layout and common/ruledb_int.h for the lock-free protocol.
  *
  * Functions marked "master only" may run only in the single writer.
  */

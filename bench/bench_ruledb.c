@@ -1,0 +1,297 @@
+/*
+ * bench_ruledb.c: micro-benchmark of the shared-memory rule database:
+ * ns per lookup (one core) at 1, 10k, 100k and 1M hosts, single-host set
+ * latency with 100k and 1M hosts loaded, replace_all of 100k hosts, and
+ * shm bytes per host for a proxy rule with two backends.
+ *
+ *	bench/bench_ruledb [max_hosts]		(default 1000000)
+ *
+ * Not run by make check. Results: bench/RESULTS-ruledb.md.
+ */
+#include "config.h"
+
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ruledb.h"
+
+#define MiB		(1024UL * 1024UL)
+#define HOT		1024		/* hosts in the hot set */
+#define LOOKUPS		2000000
+#define SETS		20000
+
+struct prule {
+	struct rule		r;
+	struct rule_backend	b[2];
+	char			kw[2 * RULE_ADDR_MAX + 32];
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A proxy rule with two backends, as Mantrid clients set them. */
+static void
+prule_make(struct prule *p, unsigned i)
+{
+	unsigned a = i % 1000, b = (i + 1) % 1000;
+
+	memset(p, 0, sizeof(*p));
+	p->r.action = RULE_PROXY;
+	p->r.subdomains = true;
+	p->r.attempts = 1;
+	p->r.delay_ms = 1000;
+	p->r.timeout_s = 120;
+	p->r.backends = p->b;
+	p->r.nbackends = 2;
+	snprintf(p->b[0].addr, sizeof(p->b[0].addr), "10.0.%u.%u:8080",
+	    a / 250, a % 250);
+	snprintf(p->b[1].addr, sizeof(p->b[1].addr), "10.0.%u.%u:8080",
+	    b / 250, b % 250);
+	p->b[0].weight = p->b[1].weight = 1;
+	p->b[0].enabled = p->b[1].enabled = true;
+	snprintf(p->kw, sizeof(p->kw), "{\"backends\":[\"%.63s\",\"%.63s\"]}",
+	    p->b[0].addr, p->b[1].addr);
+	p->r.kwargs_json = p->kw;
+}
+
+static void
+host_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "host%u.example.com", i);
+}
+
+static uint64_t	insert_max_ns;	/* slowest insert: a table growth */
+
+static void
+load(struct ruledb *db, unsigned from, unsigned to)
+{
+	struct prule p;
+	char key[64], err[256];
+	uint64_t t0, t;
+	unsigned i;
+
+	for (i = from; i < to; i++) {
+		host_name(key, sizeof(key), i);
+		prule_make(&p, i);
+		t0 = now_ns();
+		if (ruledb_set(db, key, &p.r, err, sizeof(err)) != RULEDB_OK) {
+			fprintf(stderr, "set %s: %s\n", key, err);
+			exit(1);
+		}
+		if ((t = now_ns() - t0) > insert_max_ns)
+			insert_max_ns = t;
+	}
+}
+
+/* ns per resolve over `nq` Host values drawn from hosts [0, n). */
+enum qkind { Q_EXACT, Q_SUB, Q_UNKNOWN };
+
+static void
+query(char *buf, size_t len, enum qkind k, unsigned i)
+{
+	switch (k) {
+	case Q_EXACT:
+		snprintf(buf, len, "host%u.example.com", i);
+		break;
+	case Q_SUB:
+		snprintf(buf, len, "www.host%u.example.com:80", i);
+		break;
+	case Q_UNKNOWN:
+		snprintf(buf, len, "nomatch%u.example.org", i);
+		break;
+	}
+}
+
+static double
+lookup_ns(struct ruledb *db, unsigned n, unsigned nq, enum qkind k)
+{
+	char (*q)[64] = malloc((size_t)nq * 64);
+	const struct rule_rec *rec;
+	uint64_t seed = 88172645463325252ULL, t0, t1, hits = 0;
+	unsigned i;
+
+	for (i = 0; i < nq; i++)
+		query(q[i], 64, k, (unsigned)(rnd(&seed) % n));
+	t0 = now_ns();
+	for (i = 0; i < LOOKUPS; i++) {
+		const char *h = q[rnd(&seed) % nq];
+
+		hits += ruledb_resolve(db, h, strlen(h), false, &rec) ==
+		    RESOLVE_MATCH;
+		if ((i & 63) == 0)
+			ruledb_quiescent(db);
+	}
+	t1 = now_ns();
+	free(q);
+	if (hits == 0 && k != Q_UNKNOWN)
+		fprintf(stderr, "no hits?\n");
+	return (double)(t1 - t0) / LOOKUPS;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median and p99 of single-host sets (replace of a random host). */
+static void
+set_latency(struct ruledb *db, unsigned n)
+{
+	static uint64_t lat[SETS];
+	struct prule p;
+	char key[64], err[256];
+	uint64_t seed = 1234567, t0;
+	unsigned i, h;
+
+	for (i = 0; i < SETS; i++) {
+		h = (unsigned)(rnd(&seed) % n);
+		host_name(key, sizeof(key), h);
+		prule_make(&p, h + i);
+		t0 = now_ns();
+		if (ruledb_set(db, key, &p.r, err, sizeof(err)) != RULEDB_OK) {
+			fprintf(stderr, "set: %s\n", err);
+			exit(1);
+		}
+		lat[i] = now_ns() - t0;
+	}
+	qsort(lat, SETS, sizeof(lat[0]), cmp_u64);
+	printf("set (replace) with %7u hosts: median %.2f us, p99 %.2f us, "
+	    "max %.1f us\n", n, lat[SETS / 2] / 1e3, lat[SETS * 99 / 100] /
+	    1e3, lat[SETS - 1] / 1e3);
+}
+
+static void
+replace_all(struct ruledb *db, unsigned n)
+{
+	struct ruledb_entry *e = calloc(n, sizeof(*e));
+	struct prule *p = calloc(n, sizeof(*p));
+	char (*keys)[64] = calloc(n, 64), err[256];
+	uint64_t t0, t1;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		host_name(keys[i], 64, i);
+		prule_make(&p[i], i + 7);
+		e[i].key = keys[i];
+		e[i].rule = &p[i].r;
+	}
+	t0 = now_ns();
+	if (ruledb_replace_all(db, e, n, err, sizeof(err)) != RULEDB_OK) {
+		fprintf(stderr, "replace_all: %s\n", err);
+		exit(1);
+	}
+	t1 = now_ns();
+	printf("replace_all of %u hosts (over %u loaded): %.1f ms\n", n, n,
+	    (t1 - t0) / 1e6);
+	free(e);
+	free(p);
+	free(keys);
+}
+
+static struct ruledb *
+mkdb(void)
+{
+	char err[256];
+	struct ruledb *db;
+
+	if ((db = ruledb_create(1024 * MiB, 1, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "create: %s\n", err);
+		exit(1);
+	}
+	return db;
+}
+
+/* Best of three runs: the machine is shared, noise only adds. */
+static double
+best_ns(struct ruledb *db, unsigned n, unsigned nq, enum qkind k)
+{
+	double best = 1e30, x;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if ((x = lookup_ns(db, n, nq, k)) < best)
+			best = x;
+	return best;
+}
+
+/*
+ * The same loop at every size: HOT query strings drawn from the n hosts
+ * (all alike when n = 1), so only the table's size differs.
+ */
+static void
+lookups_at(struct ruledb *db, unsigned n)
+{
+	printf("%7u hosts: hot set (%u Host values): exact %5.1f ns, "
+	    "subdomain %5.1f ns, unknown %5.1f ns; uniform over all "
+	    "hosts: exact %5.1f ns\n", n, HOT,
+	    best_ns(db, n, HOT, Q_EXACT), best_ns(db, n, HOT, Q_SUB),
+	    best_ns(db, n, HOT, Q_UNKNOWN),
+	    best_ns(db, n, n < 262144 ? (n < HOT ? HOT : n) : 262144,
+	    Q_EXACT));
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned max = argc > 1 ? (unsigned)atoi(argv[1]) : 1000000;
+	unsigned steps[] = { 1, 10000, 100000, 1000000 }, i, have = 0;
+	struct ruledb *db;
+	cpu_set_t cs;
+	size_t u0;
+
+	CPU_ZERO(&cs);
+	CPU_SET(0, &cs);
+	(void)sched_setaffinity(0, sizeof(cs), &cs);
+
+	db = mkdb();
+	u0 = ruledb_used(db);
+	for (i = 0; i < 4 && steps[i] <= max; i++) {
+		load(db, have, steps[i]);
+		have = steps[i];
+		if (have == 100000) {
+			ruledb_reclaim(db);
+			printf("memory: %.0f shm bytes per host (proxy rule, two "
+			    "backends; record + table + counters)\n",
+			    (double)(ruledb_used(db) - u0) / have);
+		}
+		lookups_at(db, have);
+		if (have >= 100000) {
+			printf("slowest insert while loading to %u hosts "
+			    "(table growth): %.2f ms\n", have,
+			    insert_max_ns / 1e6);
+			set_latency(db, have);
+		}
+	}
+	ruledb_destroy(db);
+
+	if (max >= 100000) {
+		db = mkdb();
+		load(db, 0, 100000);
+		replace_all(db, 100000);
+		ruledb_destroy(db);
+	}
+	return 0;
+}

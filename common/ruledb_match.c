@@ -1,0 +1,224 @@
+/*
+ * ruledb_match.c: Host normalization and Mantrid's host matching
+ * (DESIGN.md item 6) over the shared-memory table. Runs in workers on
+ * every request: no allocation, no lock, no system call; its cost depends
+ * on the Host's length and label count only, never on the number of rules.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "ruledb.h"
+#include "ruledb_int.h"
+
+#define HTTP_PFX	"http://"
+#define HTTPS_PFX	"https://"
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/*
+ * Host name bytes: the lower-case form, or 0 if not allowed. A table, as
+ * it runs for every byte of every request's Host.
+ */
+#define L(c)	[c] = c
+#define U(c)	[c - 'a' + 'A'] = c
+static const char name_map[256] = {
+	L('a'), L('b'), L('c'), L('d'), L('e'), L('f'), L('g'), L('h'),
+	L('i'), L('j'), L('k'), L('l'), L('m'), L('n'), L('o'), L('p'),
+	L('q'), L('r'), L('s'), L('t'), L('u'), L('v'), L('w'), L('x'),
+	L('y'), L('z'),
+	U('a'), U('b'), U('c'), U('d'), U('e'), U('f'), U('g'), U('h'),
+	U('i'), U('j'), U('k'), U('l'), U('m'), U('n'), U('o'), U('p'),
+	U('q'), U('r'), U('s'), U('t'), U('u'), U('v'), U('w'), U('x'),
+	U('y'), U('z'),
+	L('0'), L('1'), L('2'), L('3'), L('4'), L('5'), L('6'), L('7'),
+	L('8'), L('9'), L('-'), L('_'), L('.'),
+	L('*'),		/* Mantrid keys are literal: "*.a" matches only "*.a" */
+};
+#undef L
+#undef U
+
+static bool
+v6_char(int c)
+{
+	return (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') || c == ':' ||
+	    c == '.';
+}
+
+/* ":digits" or ":" (RFC 3986 allows an empty port) or nothing. */
+static bool
+port_ok(const char *p, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return true;
+	if (p[0] != ':' || len > 6)
+		return false;
+	for (i = 1; i < len; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+/* "[v6]" with an optional port; the brackets are kept: "[::1]". */
+static int
+norm_v6(const char *h, size_t len, char *buf, size_t buflen)
+{
+	const char *end;
+	size_t n, i;
+	bool colon = false;
+
+	if ((end = memchr(h, ']', len)) == NULL)
+		return -1;
+	n = (size_t)(end - h) + 1;
+	if (n < 4 || n >= buflen || !port_ok(end + 1, len - n))
+		return -1;
+	buf[0] = '[';
+	for (i = 1; i < n - 1; i++) {
+		buf[i] = (char)lower((unsigned char)h[i]);
+		if (!v6_char(buf[i]))
+			return -1;
+		colon |= buf[i] == ':';
+	}
+	if (!colon)
+		return -1;
+	buf[n - 1] = ']';
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/*
+ * Lower case, strip the port and one trailing dot. IPv6 literals keep
+ * their brackets ("[::1]:8080" -> "[::1]"), which is also how a rule for
+ * one is keyed. Anything but letters, digits, '-', '_', '.' and '*' (no
+ * wildcard: Mantrid compares keys literally) is refused.
+ */
+int
+ruledb_normalize_host(const char *host, size_t len, char *buf, size_t buflen)
+{
+	const char *colon;
+	size_t n, i;
+
+	if (len == 0 || buflen == 0)
+		return -1;
+	if (host[0] == '[')
+		return norm_v6(host, len, buf, buflen);
+	colon = memchr(host, ':', len);
+	n = colon != NULL ? (size_t)(colon - host) : len;
+	if (colon != NULL && !port_ok(colon, len - n))
+		return -1;
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	if (n == 0 || n > RULE_HOST_MAX || n >= buflen || host[0] == '.')
+		return -1;
+	/* one pass: map, refuse bad bytes and empty labels ("..", ".x.") */
+	for (i = 0; i < n; i++) {
+		if ((buf[i] = name_map[(unsigned char)host[i]]) == 0 ||
+		    (buf[i] == '.' && buf[i - 1] == '.'))
+			return -1;
+	}
+	if (buf[n - 1] == '.')
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/*
+ * A rule key as the control plane gives it, "host", "http://host" or
+ * "https://host", normalized like a Host header but without a port.
+ * Returns the length written to buf, or -1.
+ */
+int
+rdb_key_canon(const char *key, char *buf, size_t buflen, bool *proto)
+{
+	size_t plen = 0, klen, i;
+	int n;
+
+	klen = strnlen(key, RULE_KEY_MAX + 1);
+	if (klen > RULE_KEY_MAX || buflen < RULE_KEY_MAX + 1)
+		return -1;
+	if (strncasecmp(key, HTTPS_PFX, sizeof(HTTPS_PFX) - 1) == 0)
+		plen = sizeof(HTTPS_PFX) - 1;
+	else if (strncasecmp(key, HTTP_PFX, sizeof(HTTP_PFX) - 1) == 0)
+		plen = sizeof(HTTP_PFX) - 1;
+	if (memchr(key + plen, ':', klen - plen) != NULL && key[plen] != '[')
+		return -1;	/* a port in a key could never match */
+	n = ruledb_normalize_host(key + plen, klen - plen, buf + plen,
+	    buflen - plen);
+	if (n < 0 || (key[plen] == '[' && key[klen - 1] != ']'))
+		return -1;
+	for (i = 0; i < plen; i++)
+		buf[i] = (char)lower((unsigned char)key[i]);
+	*proto = plen > 0;
+	return (int)plen + n;
+}
+
+static bool
+usable(const struct rule_rec *rec, bool exact)
+{
+	return rec != NULL && (exact || rec->subdomains);
+}
+
+/*
+ * Mantrid's resolve_host: for the full name, then for each suffix left
+ * after dropping the leftmost label, try "<proto>://suffix" then "suffix";
+ * a non-exact match counts only for a rule with subdomains set.
+ *
+ * The name is normalized into buf after PFXROOM spare bytes; the
+ * protocol prefix for suffix s is written just before s, over labels
+ * already dropped, so every candidate key is contiguous without a copy.
+ * The table is loaded once, so a concurrent replace_all is seen whole;
+ * single sets and deletes interleave with the lookups of one call as with
+ * Mantrid's dict (each lookup is atomic, the call is not a snapshot).
+ * Protocol keys are not probed while the table has none (nproto counts
+ * up before a publication and down after an unlink).
+ */
+#define PFXROOM	8
+enum resolve_kind
+ruledb_resolve(struct ruledb *db, const char *host, size_t hostlen,
+    bool https, const struct rule_rec **out)
+{
+	char buf[PFXROOM + RULE_HOST_MAX + 2];
+	const struct rdb_table *t;
+	const struct rule_rec *rec;
+	const char *pfx = https ? HTTPS_PFX : HTTP_PFX, *s, *dot;
+	size_t plen = strlen(pfx), slen;
+	bool qualified;
+	int n;
+
+	*out = NULL;
+	rdb_reader_enter(db);
+	t = rdb_table_cur(db);
+	if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
+		return RESOLVE_NO_HOSTS;
+	n = ruledb_normalize_host(host, hostlen, buf + PFXROOM,
+	    sizeof(buf) - PFXROOM);
+	if (n < 0)
+		return RESOLVE_UNKNOWN;
+	qualified = atomic_load_explicit(&t->nproto, memory_order_relaxed) > 0;
+	s = buf + PFXROOM;
+	slen = (size_t)n;
+	for (;;) {
+		if (qualified) {
+			memcpy((char *)s - plen, pfx, plen);
+			rec = rdb_lookup(db, t, s - plen, slen + plen);
+			if (usable(rec, s == buf + PFXROOM))
+				break;
+		}
+		rec = rdb_lookup(db, t, s, slen);
+		if (usable(rec, s == buf + PFXROOM))
+			break;
+		/* An IP literal has no parent domain. */
+		if (buf[PFXROOM] == '[' ||
+		    (dot = memchr(s, '.', slen)) == NULL)
+			return RESOLVE_UNKNOWN;
+		slen -= (size_t)(dot + 1 - s);
+		s = dot + 1;
+	}
+	*out = rec;
+	return RESOLVE_MATCH;
+}
