@@ -1,0 +1,561 @@
+/*
+ * master_rest.c: the REST API on bind_management (libevent's evhttp on
+ * the listeners the master bound before the privilege drop). Mantrid's
+ * endpoints and shapes:
+ *
+ *	GET/PUT		/hostname/		all rules / replace all
+ *	GET/PUT/DELETE	/hostname/<host>/	one rule (null if none)
+ *	GET		/stats/, /stats/<host>/
+ *	GET		/backends/, GET/PUT /backends/<address>/  (issue 5)
+ *	GET /info/, POST /save/	(ours, so mantridctl --url can do all)
+ *
+ * This file only routes: each request becomes the same command object the
+ * control socket takes and runs through master_cmd_run(). What it adds is
+ * HTTP's: status codes, ETag = generation, If-Match -> 412, 413 over the
+ * body limit, Bearer auth when management_token is set, and a JSON
+ * Content-Type on every reply. Master only.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <json-c/json.h>
+
+#include "../common/addr.h"
+#include "../common/ctlproto.h"
+#include "../common/log.h"
+#include "../common/ruledb.h"
+#include "master.h"
+#include "master_cmd.h"
+#include "master_rest.h"
+
+/*
+ * NB: evhttp answers a body over its own limit with an HTML 413, so its
+ * limit is a hard cap well above ours and the JSON 413 is ours.
+ */
+#define REST_BODY_MAX		(32u << 20)
+#define REST_BODY_HARD_MAX	(4 * (size_t)REST_BODY_MAX)
+#define REST_PATH_MAX		1024
+#define SERIALIZE (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+enum route {
+	R_NONE = 0,	/* 404 */
+	R_ROOT,		/* "/": 405, as Mantrid */
+	R_HOSTS,
+	R_HOST,
+	R_STATS,
+	R_STATS_HOST,
+	R_BACKENDS,
+	R_BACKEND,
+	R_INFO,		/* ours: GET /info/ */
+	R_SAVE		/* ours: POST /save/ */
+};
+
+struct rest_call {
+	struct evhttp_request	*req;
+	struct master		*m;
+	bool			 ok_shape;	/* reply {"ok": true} */
+};
+
+static struct evhttp *rest_http;
+static unsigned rest_pending;	/* calls waiting for their command */
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void
+reply_json(struct master *m, struct evhttp_request *req, int code,
+    struct json_object *body, bool etag)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	const char *s;
+	size_t n;
+	char tag[32];
+
+	s = json_object_to_json_string_length(body, SERIALIZE, &n);
+	evbuffer_add(out, s, n);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (etag) {
+		snprintf(tag, sizeof(tag), "\"%" PRIu64 "\"",
+		    ruledb_generation(m->db));
+		evhttp_add_header(h, "ETag", tag);
+	}
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
+static void
+reply_error(struct master *m, struct evhttp_request *req, int code,
+    const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	reply_json(m, req, code, o, code != 401);
+	json_object_put(o);
+}
+
+static int
+http_status(enum cmd_status st)
+{
+	switch (st) {
+	case CMD_OK:
+		return 200;
+	case CMD_EINVAL:
+		return 400;
+	case CMD_ENOTFOUND:
+		return 404;
+	case CMD_EPRECOND:
+		return 412;
+	case CMD_ETOOBIG:
+		return 413;
+	case CMD_ENOSPC:
+		return 507;
+	case CMD_ENOTIMPL:
+		return 501;
+	default:
+		return 500;
+	}
+}
+
+static void
+rest_done(enum cmd_status st, struct json_object *result, uint64_t gen,
+    const char *err, void *arg)
+{
+	struct rest_call *c = arg;
+	struct json_object *body;
+
+	rest_pending--;
+	if (st != CMD_OK)
+		reply_error(c->m, c->req, http_status(st), err);
+	else {
+		if (c->ok_shape) {
+			json_object_put(result);
+			body = json_object_new_object();
+			json_object_object_add(body, "ok",
+			    json_object_new_boolean(1));
+		} else
+			body = result;
+		reply_json(c->m, c->req, 200, body, true);
+		json_object_put(body);
+	}
+	free(c);
+}
+
+/* ---- auth --------------------------------------------------------------- */
+
+/* Constant time in the token's length: no early exit on a mismatch. */
+static bool
+token_equal(const char *given, const char *token)
+{
+	size_t gl = strlen(given), tl = strlen(token), i;
+	unsigned char d = (unsigned char)(gl != tl);
+
+	for (i = 0; i < tl; i++)
+		d |= (unsigned char)(token[i] ^ given[i < gl ? i : 0]);
+	return d == 0;
+}
+
+static bool
+authorized(const struct config *cfg, struct evhttp_request *req)
+{
+	const char *a;
+
+	if (cfg->management_token[0] == '\0')
+		return true;
+	a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return false;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	return token_equal(a, cfg->management_token);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/*
+ * Split "/coll[/item][/]" (already decoded and lower-cased, as Mantrid
+ * did) into a route and the item.
+ */
+static enum route
+route_path(char *path, char **item)
+{
+	char *coll, *slash;
+	size_t n;
+
+	*item = NULL;
+	if (strcmp(path, "/") == 0)
+		return R_ROOT;
+	coll = path + 1;
+	if ((slash = strchr(coll, '/')) != NULL && slash[1] == '/')
+		return R_NONE;		/* "/hostname//" */
+	if (slash != NULL) {
+		*slash = '\0';
+		*item = slash + 1;
+		n = strlen(*item);
+		if (n > 0 && (*item)[n - 1] == '/')
+			(*item)[--n] = '\0';
+		if (strchr(*item, '/') != NULL)
+			return R_NONE;
+		if (n == 0)
+			*item = NULL;
+	}
+	if (strcmp(coll, "hostname") == 0)
+		return *item ? R_HOST : R_HOSTS;
+	if (strcmp(coll, "stats") == 0)
+		return *item ? R_STATS_HOST : R_STATS;
+	if (strcmp(coll, "backends") == 0)
+		return *item ? R_BACKEND : R_BACKENDS;
+	if (strcmp(coll, "info") == 0 && *item == NULL)
+		return R_INFO;
+	if (strcmp(coll, "save") == 0 && *item == NULL)
+		return R_SAVE;
+	return R_NONE;
+}
+
+/*
+ * The request's path, lower-cased; NULL if unusable. Segments are
+ * decoded after routing, so "https:%2F%2Fexample.com" can name a
+ * protocol-qualified key (Mantrid's own route could not).
+ */
+static char *
+request_path(struct evhttp_request *req)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *raw = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	char *p;
+	size_t i;
+
+	if (raw == NULL || raw[0] != '/' || strlen(raw) > REST_PATH_MAX)
+		return NULL;
+	if ((p = strdup(raw)) == NULL)
+		return NULL;
+	for (i = 0; p[i]; i++)
+		p[i] = (char)tolower((unsigned char)p[i]);
+	return p;
+}
+
+/* Which command a (route, method) is; NULL + *code 405 if none. */
+static const struct cmd_def *
+route_cmd(enum route r, enum evhttp_cmd_type meth, int *code)
+{
+	static const struct {
+		enum route		r;
+		enum evhttp_cmd_type	meth;
+		enum cmd_id		id;
+	} map[] = {
+		{ R_HOSTS, EVHTTP_REQ_GET, CMD_list },
+		{ R_HOSTS, EVHTTP_REQ_PUT, CMD_set_all },
+		{ R_HOST, EVHTTP_REQ_GET, CMD_get },
+		{ R_HOST, EVHTTP_REQ_PUT, CMD_set },
+		{ R_HOST, EVHTTP_REQ_DELETE, CMD_delete },
+		{ R_STATS, EVHTTP_REQ_GET, CMD_stats },
+		{ R_STATS_HOST, EVHTTP_REQ_GET, CMD_stats },
+		{ R_BACKENDS, EVHTTP_REQ_GET, CMD_backends },
+		{ R_BACKEND, EVHTTP_REQ_GET, CMD_backend_get },
+		{ R_BACKEND, EVHTTP_REQ_PUT, CMD_backend_enable },
+		{ R_INFO, EVHTTP_REQ_GET, CMD_info },
+		{ R_SAVE, EVHTTP_REQ_POST, CMD_save },
+	};
+	size_t i;
+
+	*code = r == R_NONE ? 404 : 405;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].r == r && map[i].meth == meth)
+			return &cmd_defs[map[i].id];
+	return NULL;
+}
+
+/* ---- bodies and arguments ----------------------------------------------- */
+
+/* NB: s is an evbuffer's bytes, not NUL-terminated. */
+static bool
+only_space(const char *s, size_t n)
+{
+	for (; n > 0; s++, n--)
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			return false;
+	return true;
+}
+
+/* Mantrid: an empty body is None. *body NULL then; -1 = bad JSON. */
+static int
+request_body(struct evhttp_request *req, struct json_object **body)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	struct json_tokener *tok;
+	const char *s;
+	size_t end;
+	int rc = 0;
+
+	*body = NULL;
+	if (n == 0)
+		return 0;
+	s = (const char *)evbuffer_pullup(in, -1);
+	if ((tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH)) == NULL)
+		return -1;
+	*body = json_tokener_parse_ex(tok, s, (int)n);
+	end = json_tokener_get_parse_end(tok);
+	if (json_tokener_get_error(tok) == json_tokener_continue)
+		*body = json_tokener_parse_ex(tok, "", 1);	/* "null", "5" */
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    !only_space(s + end, n - end)) {
+		json_object_put(*body);
+		*body = NULL;
+		rc = -1;
+	}
+	json_tokener_free(tok);
+	return rc;
+}
+
+/*
+ * If-Match: "*" always matches; else the generation must be one of the
+ * listed tags ("7", W/"7" or 7). A miss becomes an if_match the command
+ * layer rejects with 412, so the check and the change are one step.
+ */
+static void
+if_match_arg(struct master *m, struct evhttp_request *req,
+    struct json_object *args)
+{
+	const char *h = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "If-Match");
+	uint64_t gen = ruledb_generation(m->db);
+	const char *p;
+	char *end;
+
+	if (h == NULL || strchr(h, '*') != NULL)
+		return;
+	for (p = h; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			continue;
+		if (strtoull(p, &end, 10) == gen)
+			return;
+		p = end - 1;
+	}
+	/* NB: gen + 1 can never match: nothing else runs in between. */
+	json_object_object_add(args, "if_match",
+	    json_object_new_int64((int64_t)(gen + 1)));
+}
+
+/* PUT /backends/<a>/: {"enabled": b} | {"drain": true} | {"weight": n} */
+static const struct cmd_def *
+backend_put_cmd(struct json_object *body, struct json_object *args)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(body, json_type_object) ||
+	    json_object_object_length(body) != 1)
+		return NULL;
+	if (json_object_object_get_ex(body, "weight", &v)) {
+		json_object_object_add(args, "weight", json_object_get(v));
+		return &cmd_defs[CMD_backend_weight];
+	}
+	if (json_object_object_get_ex(body, "enabled", &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		return &cmd_defs[json_object_get_boolean(v) ?
+		    CMD_backend_enable : CMD_backend_disable];
+	if (json_object_object_get_ex(body, "drain", &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		return &cmd_defs[json_object_get_boolean(v) ?
+		    CMD_backend_drain : CMD_backend_enable];
+	return NULL;
+}
+
+/* Fill args for def from the route's item and the body; error or NULL. */
+static const char *
+build_args(enum route r, const struct cmd_def **def, const char *item,
+    struct json_object *body, struct json_object *args)
+{
+	json_object_object_add(args, "cmd",
+	    json_object_new_string((*def)->name));
+	switch (r) {
+	case R_HOSTS:
+		if ((*def)->id != CMD_set_all)
+			return NULL;
+		if (!json_object_is_type(body, json_type_object))
+			return "body_not_a_dict";
+		json_object_object_add(args, "hosts", json_object_get(body));
+		return NULL;
+	case R_HOST:
+		json_object_object_add(args, "host",
+		    json_object_new_string(item));
+		if ((*def)->id == CMD_set)
+			json_object_object_add(args, "rule",
+			    json_object_get(body));
+		return NULL;
+	case R_STATS_HOST:
+		json_object_object_add(args, "host",
+		    json_object_new_string(item));
+		return NULL;
+	case R_BACKEND:
+		json_object_object_add(args, "address",
+		    json_object_new_string(item));
+		if ((*def)->id == CMD_backend_get)
+			return NULL;
+		if ((*def = backend_put_cmd(body, args)) == NULL)
+			return "body_invalid:expected {\"enabled\": bool}, "
+			    "{\"drain\": bool} or {\"weight\": n}";
+		json_object_object_add(args, "cmd",
+		    json_object_new_string((*def)->name));
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* ---- the request -------------------------------------------------------- */
+
+static void
+rest_run(struct master *m, struct evhttp_request *req, enum route r,
+    const struct cmd_def *def, const char *item)
+{
+	struct json_object *body, *args;
+	struct rest_call *c;
+	const char *why;
+	char err[256];
+
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+	    REST_BODY_MAX) {
+		reply_error(m, req, 413, "request_too_large");
+		return;
+	}
+	if (request_body(req, &body) == -1) {
+		reply_error(m, req, 400, "body_invalid_json");
+		return;
+	}
+	args = json_object_new_object();
+	if ((why = build_args(r, &def, item, body, args)) == NULL &&
+	    ctlproto_check_args(def, args, err, sizeof(err)) != CTLPROTO_OK)
+		why = err;
+	json_object_put(body);
+	if (why != NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		reply_error(m, req, 400, why ? why : "out_of_memory");
+		json_object_put(args);
+		return;
+	}
+	if (def->flags & CMD_F_MUTATION || r == R_BACKEND)
+		if_match_arg(m, req, args);
+	c->req = req;
+	c->m = m;
+	c->ok_shape = (def->flags & CMD_F_MUTATION) != 0;
+	rest_pending++;
+	master_cmd_run(m, def, args, rest_done, c);
+	json_object_put(args);
+}
+
+static void
+rest_cb(struct evhttp_request *req, void *arg)
+{
+	struct master *m = arg;
+	const struct cmd_def *def;
+	enum route r;
+	char *path, *item;
+	int code;
+
+	if (!authorized(&m->cfg, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "WWW-Authenticate", "Bearer realm=\"mantrid\"");
+		reply_error(m, req, 401, "unauthorized");
+		return;
+	}
+	if ((path = request_path(req)) == NULL) {
+		reply_error(m, req, 404, "not_found");
+		return;
+	}
+	r = route_path(path, &item);
+	if (item != NULL && (item = evhttp_uridecode(item, 0, NULL)) == NULL)
+		r = R_NONE;
+	if ((def = route_cmd(r, evhttp_request_get_command(req), &code)) ==
+	    NULL)
+		reply_error(m, req, code, code == 404 ? "not_found" :
+		    "method_not_allowed");
+	else
+		rest_run(m, req, r, def, item);
+	free(item);
+	free(path);
+}
+
+unsigned
+master_rest_pending(void)
+{
+	return rest_pending;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+int
+master_rest_check_config(const struct config *cfg, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (cfg->management_token[0] != '\0')
+		return 0;
+	for (i = 0; i < cfg->nbinds; i++) {
+		if (cfg->binds[i].kind != BIND_MANAGEMENT ||
+		    addr_is_loopback((const struct sockaddr *)&cfg->binds[i].ss))
+			continue;
+		snprintf(err, errlen, "bind_management %s is not a loopback "
+		    "address and management_token is not set: the REST API "
+		    "would let anyone change the rules", cfg->binds[i].text);
+		return -1;
+	}
+	return 0;
+}
+
+int
+master_rest_start(struct master *m)
+{
+	size_t i;
+
+	if (m->nmgmt == 0)
+		return 0;
+	if ((rest_http = evhttp_new(m->base)) == NULL) {
+		log_warnx("%s: evhttp_new failed", __func__);
+		return -1;
+	}
+	evhttp_set_max_body_size(rest_http, (ev_ssize_t)REST_BODY_HARD_MAX);
+	evhttp_set_max_headers_size(rest_http, 64 * 1024);
+	evhttp_set_timeout(rest_http, 60);
+	evhttp_set_default_content_type(rest_http, "application/json");
+	/* Every method reaches us, so a 405 is ours and JSON. */
+	evhttp_set_allowed_methods(rest_http, 0x1ff);
+	evhttp_set_gencb(rest_http, rest_cb, m);
+	for (i = 0; i < m->nmgmt; i++) {
+		evutil_make_socket_nonblocking(m->mgmt_fds[i]);
+		if (evhttp_accept_socket_with_handle(rest_http,
+		    m->mgmt_fds[i]) == NULL) {
+			log_warnx("%s: cannot serve REST on fd %d", __func__,
+			    m->mgmt_fds[i]);
+			return -1;
+		}
+	}
+	log_info("%s: REST API on %zu listener(s)%s", __func__, m->nmgmt,
+	    m->cfg.management_token[0] ? " (token required)" : "");
+	return 0;
+}
+
+/*
+ * NB: a call still waiting for its journal sync holds an evhttp request
+ * that master_state_flush() will answer; freeing evhttp now would leave
+ * it dangling, so then the listeners just stay until exit.
+ */
+void
+master_rest_stop(struct master *m)
+{
+	if (rest_http != NULL && rest_pending == 0) {
+		evhttp_free(rest_http);
+		rest_http = NULL;
+	}
+}

@@ -1,0 +1,798 @@
+/*
+ * master_state.c: the state file, in Mantrid's format
+ *
+ *	{"hosts": {host: [action, kwargs, subdomains], ...},
+ *	 "stats": {host: {"open_requests": n, "completed_requests": n,
+ *			  "bytes_received": n, "bytes_sent": n}, ...},
+ *	 "backends": {...}}		(ours: operator settings, issue 5)
+ *
+ * so Mantrid's files load as they are and ours load in Mantrid's reader
+ * (it reads "hosts" and "stats" and ignores the rest).
+ *
+ * Durability: a mutation is appended to the journal (master_journal.c)
+ * and acknowledged after the group commit's fdatasync(). Now and then the
+ * journal is folded into the state file: the main thread rotates the
+ * journal and serializes the rules (string building only: no JSON tree,
+ * ~tens of ms for 100k hosts), then a fold thread writes state.json.tmp,
+ * fsyncs, renames it over state.json, fsyncs the directory and deletes the
+ * journals the snapshot covers. A crash anywhere in between leaves either
+ * the old file plus its journals or the new file plus journals whose
+ * replay is idempotent (every record sets an absolute value).
+ *
+ * Start-up (before fork) loads the file, replays the journals in order,
+ * restores counters and writes a fresh state file. A file that cannot be
+ * read or parsed is renamed state.json.corrupt-<time> (never overwritten)
+ * and the daemon starts without it. Master only.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "../common/ctlproto.h"
+#include "../common/log.h"
+#include "../common/rule.h"
+#include "../common/ruledb.h"
+#include "master.h"
+#include "master_ctl.h"
+#include "master_journal.h"
+#include "master_pool.h"
+#include "master_state.h"
+
+#define FOLD_INTERVAL		30	/* s: journal not empty */
+#define COUNTERS_INTERVAL	300	/* s: counters only */
+#define FOLD_BYTES		(64u << 20)
+#define STATE_MAX		(1u << 30)
+
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+static struct {
+	struct master	*m;
+	bool		 enabled;
+	int		 dirfd;
+	char		 base[CONFIG_PATH_MAX];	/* state file name in dirfd */
+	unsigned	 oldest;	/* oldest journal that may exist */
+	struct event	*timer;
+	time_t		 last_fold;
+	/* one fold at a time; the main thread joins it */
+	bool		 folding;
+	pthread_t	 thread;
+	atomic_bool	 fold_done;
+	struct sbuf	 job;
+	long		 job_upto;
+	int		 job_rc;
+} st = { .dirfd = -1 };
+
+/* ---- string building ---------------------------------------------------- */
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	char *p;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 1 << 16;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_puts(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* A JSON string; keys are checked DNS names, but stay safe anyway. */
+static void
+sb_jstr(struct sbuf *b, const char *s)
+{
+	char esc[8];
+
+	sb_add(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned char)*s);
+			sb_puts(b, esc);
+		} else
+			sb_add(b, s, 1);
+	}
+	sb_add(b, "\"", 1);
+}
+
+/* ---- snapshot (main thread) --------------------------------------------- */
+
+struct snap {
+	struct sbuf	*b;
+	struct ruledb	*db;
+	bool		 first;
+	bool		 stats;
+};
+
+static int
+snap_cb(const struct rule_rec *rec, void *arg)
+{
+	struct snap *s = arg;
+	struct host_counters *c;
+	char num[160];
+
+	sb_puts(s->b, s->first ? "\n" : ",\n");
+	s->first = false;
+	sb_jstr(s->b, REC_STR(rec, rec->key_off));
+	if (!s->stats) {
+		sb_puts(s->b, ":[\"");
+		sb_puts(s->b, rule_action_name((enum rule_action)rec->action));
+		sb_puts(s->b, "\",");
+		if (rec->kwargs_len > 0)
+			sb_add(s->b, REC_STR(rec, rec->kwargs_off),
+			    rec->kwargs_len);
+		else
+			sb_puts(s->b, "{}");
+		sb_puts(s->b, rec->subdomains ? ",true]" : ",false]");
+		return 0;
+	}
+	if ((c = ruledb_counters(s->db, rec)) == NULL) {
+		sb_puts(s->b, ":{}");
+		return 0;
+	}
+	snprintf(num, sizeof(num), ":{\"open_requests\":%llu,"
+	    "\"completed_requests\":%llu,\"bytes_received\":%llu,"
+	    "\"bytes_sent\":%llu}",
+	    (unsigned long long)atomic_load(&c->open),
+	    (unsigned long long)atomic_load(&c->completed),
+	    (unsigned long long)atomic_load(&c->bytes_in),
+	    (unsigned long long)atomic_load(&c->bytes_out));
+	sb_puts(s->b, num);
+	return 0;
+}
+
+static int
+snapshot(struct master *m, struct sbuf *b)
+{
+	struct snap s = { b, m->db, true, false };
+	struct json_object *pool;
+
+	memset(b, 0, sizeof(*b));
+	sb_puts(b, "{\"hosts\": {");
+	ruledb_foreach(m->db, snap_cb, &s);
+	sb_puts(b, "},\n\"stats\": {");
+	s.first = true;
+	s.stats = true;
+	ruledb_foreach(m->db, snap_cb, &s);
+	sb_puts(b, "}");
+	if ((pool = pool_state_save(m)) != NULL) {
+		sb_puts(b, ",\n\"backends\": ");
+		sb_puts(b, json_object_to_json_string_ext(pool,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(pool);
+	}
+	sb_puts(b, "}\n");
+	if (b->oom) {
+		free(b->p);
+		memset(b, 0, sizeof(*b));
+		log_warnx("%s: out of memory", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- writing (fold thread or main thread) ------------------------------- */
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+journals_unlink(long upto)
+{
+	char name[CONFIG_PATH_MAX + 32];
+
+	for (; st.oldest <= (unsigned long)upto && upto >= 0; st.oldest++) {
+		snprintf(name, sizeof(name), "%s%s%u", st.base, JOURNAL_SUFFIX,
+		    st.oldest);
+		if (unlinkat(st.dirfd, name, 0) == -1 && errno != ENOENT)
+			log_warn("%s: %s", __func__, name);
+	}
+}
+
+/* temp file, fsync, rename, fsync the directory; then drop journals */
+static int
+fold_write(const struct sbuf *b, long upto)
+{
+	char tmp[CONFIG_PATH_MAX + 8];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st.base);
+	fd = openat(st.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		log_warn("%s: %s", __func__, tmp);
+		return -1;
+	}
+	if (write_all(fd, b->p, b->len) == -1 || fsync(fd) == -1) {
+		log_warn("%s: %s", __func__, tmp);
+		close(fd);
+		unlinkat(st.dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(st.dirfd, tmp, st.dirfd, st.base) == -1 ||
+	    fsync(st.dirfd) == -1) {
+		log_warn("%s: rename %s", __func__, st.base);
+		return -1;
+	}
+	journals_unlink(upto);
+	return 0;
+}
+
+static void *
+fold_main(void *arg)
+{
+	st.job_rc = fold_write(&st.job, st.job_upto);
+	atomic_store(&st.fold_done, true);
+	return NULL;
+}
+
+static void
+fold_join(void)
+{
+	if (!st.folding)
+		return;
+	pthread_join(st.thread, NULL);
+	st.folding = false;
+	free(st.job.p);
+	memset(&st.job, 0, sizeof(st.job));
+	if (st.job_rc == -1)
+		log_warnx("%s: state file not written; journal kept",
+		    __func__);
+}
+
+/* Fold now, in the main thread (save, stop, start-up). */
+static int
+fold_sync(struct master *m)
+{
+	struct sbuf b;
+	long upto;
+	int rc;
+
+	fold_join();
+	if ((upto = journal_rotate(st.dirfd, st.base)) == -1)
+		return -1;
+	if (snapshot(m, &b) == -1)
+		return -1;
+	rc = fold_write(&b, upto);
+	free(b.p);
+	st.last_fold = time(NULL);
+	return rc;
+}
+
+/* Fold in the background: only the snapshot costs the main thread. */
+static void
+fold_async(struct master *m)
+{
+	long upto;
+
+	if (st.folding)
+		return;
+	st.last_fold = time(NULL);
+	if ((upto = journal_rotate(st.dirfd, st.base)) == -1)
+		return;
+	if (snapshot(m, &st.job) == -1)
+		return;
+	st.job_upto = upto;
+	atomic_store(&st.fold_done, false);
+	if ((errno = pthread_create(&st.thread, NULL, fold_main, NULL))) {
+		log_warn("%s: pthread_create; folding inline", __func__);
+		fold_write(&st.job, upto);
+		free(st.job.p);
+		memset(&st.job, 0, sizeof(st.job));
+		return;
+	}
+	st.folding = true;
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+	time_t now = time(NULL);
+
+	if (st.folding && atomic_load(&st.fold_done))
+		fold_join();
+	if ((journal_bytes() > 0 && now - st.last_fold >= FOLD_INTERVAL) ||
+	    now - st.last_fold >= COUNTERS_INTERVAL)
+		fold_async(m);
+}
+
+/* ---- journal records ---------------------------------------------------- */
+
+static int
+log_record(struct master *m, struct json_object *rec)
+{
+	char *line;
+	size_t len;
+	int rc;
+
+	if ((line = ctlproto_line(rec, &len)) == NULL) {
+		json_object_put(rec);
+		return -1;
+	}
+	json_object_put(rec);
+	rc = journal_append(line, len);
+	free(line);
+	if (rc == 0 && journal_bytes() > FOLD_BYTES)
+		fold_async(m);
+	return rc;
+}
+
+static struct json_object *
+record(const char *op)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "op", json_object_new_string(op));
+	return r;
+}
+
+int
+master_state_log_set(struct master *m, const char *key,
+    struct json_object *triple)
+{
+	struct json_object *r;
+
+	if (!st.enabled)
+		return 0;
+	r = record("set");
+	json_object_object_add(r, "host", json_object_new_string(key));
+	json_object_object_add(r, "rule", json_object_get(triple));
+	return log_record(m, r);
+}
+
+int
+master_state_log_delete(struct master *m, const char *key)
+{
+	struct json_object *r;
+
+	if (!st.enabled)
+		return 0;
+	r = record("delete");
+	json_object_object_add(r, "host", json_object_new_string(key));
+	return log_record(m, r);
+}
+
+int
+master_state_log_set_all(struct master *m, struct json_object *hosts)
+{
+	struct json_object *r;
+
+	if (!st.enabled)
+		return 0;
+	r = record("set_all");
+	json_object_object_add(r, "hosts", json_object_get(hosts));
+	return log_record(m, r);
+}
+
+int
+master_state_log_backends(struct master *m)
+{
+	struct json_object *r;
+
+	if (!st.enabled)
+		return 0;
+	r = record("backends");
+	json_object_object_add(r, "backends", pool_state_save(m));
+	return log_record(m, r);
+}
+
+void
+master_state_barrier(struct master *m, state_done_cb cb, void *arg)
+{
+	if (!st.enabled) {
+		cb(0, arg);
+		return;
+	}
+	journal_barrier(cb, arg, master_ctl_clients() <= 1);
+}
+
+int
+master_state_save(struct master *m)
+{
+	if (!st.enabled)
+		return 0;
+	return fold_sync(m);
+}
+
+int
+master_state_start(struct master *m)
+{
+	static const struct timeval tick = { 1, 0 };
+
+	if (!st.enabled)
+		return 0;
+	if (journal_start(m->base) == -1)
+		return -1;
+	st.timer = event_new(m->base, -1, EV_PERSIST, timer_cb, m);
+	if (st.timer == NULL || event_add(st.timer, &tick) == -1) {
+		log_warnx("%s: event_new failed", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+int
+master_state_flush(struct master *m)
+{
+	int rc;
+
+	if (!st.enabled)
+		return 0;
+	if (st.timer != NULL)
+		event_free(st.timer);
+	st.timer = NULL;
+	rc = fold_sync(m);
+	journal_stop();
+	if (rc == 0)
+		log_info("%s: state saved, %zu hosts", __func__,
+		    ruledb_count(m->db));
+	return rc;
+}
+
+/* ---- start-up: load, replay, restore ------------------------------------ */
+
+static char *
+read_at(const char *name, size_t *len)
+{
+	struct stat sb;
+	char *p = NULL;
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	if ((fd = openat(st.dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || sb.st_size > STATE_MAX ||
+	    (p = malloc((size_t)sb.st_size + 1)) == NULL)
+		goto fail;
+	while (off < (size_t)sb.st_size) {
+		n = read(fd, p + off, (size_t)sb.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	p[off] = '\0';
+	*len = off;
+	close(fd);
+	return p;
+fail:
+	if (errno == 0)
+		errno = EIO;
+	free(p);
+	close(fd);
+	return NULL;
+}
+
+/* Keep the evidence: never overwrite a file we could not read. */
+static void
+move_aside(const char *why)
+{
+	char name[CONFIG_PATH_MAX + 48];
+	int i, rc = -1;
+
+	for (i = 0; i < 100 && rc == -1; i++) {
+		snprintf(name, sizeof(name), i ? "%s.corrupt-%lld.%d" :
+		    "%s.corrupt-%lld", st.base, (long long)time(NULL), i);
+		rc = renameat2(st.dirfd, st.base, st.dirfd, name,
+		    RENAME_NOREPLACE);
+		if (rc == -1 && errno != EEXIST)
+			break;
+	}
+	if (rc == -1)
+		fatal("%s: state file %s is %s and cannot be moved aside",
+		    __func__, st.base, why);
+	log_warnx("%s: STATE FILE %s IS %s: moved to %s, starting without "
+	    "it", __func__, st.base, why, name);
+}
+
+static struct json_object *
+state_read(void)
+{
+	struct json_object *o = NULL, *hosts;
+	enum json_tokener_error je = json_tokener_success;
+	size_t len = 0;
+	char *text;
+
+	errno = 0;
+	if ((text = read_at(st.base, &len)) == NULL) {
+		if (errno != ENOENT)
+			move_aside("unreadable");
+		return NULL;
+	}
+	if (len > 1) {		/* Mantrid: a 0/1-byte file means empty */
+		o = json_tokener_parse_verbose(text, &je);
+		if (o == NULL || !json_object_object_get_ex(o, "hosts",
+		    &hosts) || !json_object_is_type(hosts, json_type_object)) {
+			json_object_put(o);
+			o = NULL;
+			move_aside(je != json_tokener_success ?
+			    "not valid JSON (truncated?)" :
+			    "not a {\"hosts\": {...}} object");
+		}
+	}
+	free(text);
+	return o;
+}
+
+/* Replace all rules with hosts; bad hosts are logged and skipped. */
+static int
+load_hosts(struct master *m, struct json_object *hosts)
+{
+	size_t cap = (size_t)json_object_object_length(hosts) + 1, n = 0;
+	struct ruledb_entry *e = calloc(cap, sizeof(*e));
+	struct rule *r = calloc(cap, sizeof(*r));
+	char (*k)[RULE_KEY_MAX + 1] = calloc(cap, sizeof(*k));
+	char err[512];
+	int rc = -1;
+
+	if (e == NULL || r == NULL || k == NULL)
+		goto out;
+	json_object_object_foreach(hosts, host, triple) {
+		if (rule_key_check(host, k[n], sizeof(k[n]), err,
+		    sizeof(err)) != RULE_OK || rule_parse(triple,
+		    RULE_P_RESOLVE | RULE_P_LENIENT, &r[n], err,
+		    sizeof(err)) != RULE_OK) {
+			log_warnx("%s: dropping host %.255s (%s): %s",
+			    __func__, host, err, json_object_to_json_string(
+			    triple));
+			continue;
+		}
+		e[n].key = k[n];
+		e[n].rule = &r[n];
+		n++;
+	}
+	if (ruledb_replace_all(m->db, e, n, err, sizeof(err)) == RULEDB_OK)
+		rc = 0;
+	else
+		log_warnx("%s: %zu hosts do not fit: %s", __func__, n, err);
+out:
+	while (n > 0)
+		rule_free(&r[--n]);
+	free(e);
+	free(r);
+	free(k);
+	return rc;
+}
+
+static void
+replay_set(struct master *m, const char *host, struct json_object *triple)
+{
+	char key[RULE_KEY_MAX + 1], err[512];
+	struct rule r;
+
+	if (rule_key_check(host, key, sizeof(key), err, sizeof(err)) ||
+	    rule_parse(triple, RULE_P_RESOLVE | RULE_P_LENIENT, &r, err,
+	    sizeof(err))) {
+		log_warnx("%s: %s: %s", __func__, host, err);
+		return;
+	}
+	if (ruledb_set(m->db, key, &r, err, sizeof(err)) != RULEDB_OK)
+		log_warnx("%s: %s: %s", __func__, host, err);
+	rule_free(&r);
+}
+
+static int
+replay_op(struct master *m, struct json_object *rec)
+{
+	struct json_object *op, *host = NULL, *v = NULL;
+	const char *o;
+
+	if (!json_object_object_get_ex(rec, "op", &op))
+		return -1;
+	o = json_object_get_string(op);
+	json_object_object_get_ex(rec, "host", &host);
+	if (strcmp(o, "set") == 0 && host != NULL &&
+	    json_object_object_get_ex(rec, "rule", &v))
+		replay_set(m, json_object_get_string(host), v);
+	else if (strcmp(o, "delete") == 0 && host != NULL)
+		(void)ruledb_delete(m->db, json_object_get_string(host));
+	else if (strcmp(o, "set_all") == 0 &&
+	    json_object_object_get_ex(rec, "hosts", &v))
+		return load_hosts(m, v);
+	else if (strcmp(o, "backends") == 0 &&
+	    json_object_object_get_ex(rec, "backends", &v))
+		pool_state_load(m, v);
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * A journal's last line may be torn by a crash: it was never
+ * acknowledged (no fdatasync covered it), so it is dropped.
+ */
+static void
+replay_journal(struct master *m, unsigned no, size_t *nrec)
+{
+	char name[CONFIG_PATH_MAX + 32], *text, *p, *nl;
+	struct json_object *rec;
+	size_t len;
+
+	snprintf(name, sizeof(name), "%s%s%u", st.base, JOURNAL_SUFFIX, no);
+	if ((text = read_at(name, &len)) == NULL)
+		return;
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		if ((rec = json_tokener_parse(p)) == NULL ||
+		    replay_op(m, rec) == -1) {
+			log_warnx("%s: %s: bad record at byte %zu; rest of "
+			    "this journal skipped", __func__, name,
+			    (size_t)(p - text));
+			json_object_put(rec);
+			break;
+		}
+		json_object_put(rec);
+		(*nrec)++;
+	}
+	if (*p != '\0' && nl == NULL)
+		log_warnx("%s: %s: torn last record dropped", __func__, name);
+	free(text);
+}
+
+/* Lowest and highest journal numbers present; false if none. */
+static bool
+journal_scan(unsigned *lo, unsigned *hi)
+{
+	size_t plen = strlen(st.base) + strlen(JOURNAL_SUFFIX);
+	struct dirent *de;
+	unsigned long n;
+	char *end;
+	bool found = false;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(st.dirfd)) == -1 || (d = fdopendir(fd)) == NULL)
+		return false;
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, st.base, strlen(st.base)) != 0 ||
+		    strncmp(de->d_name + strlen(st.base), JOURNAL_SUFFIX,
+		    strlen(JOURNAL_SUFFIX)) != 0)
+			continue;
+		n = strtoul(de->d_name + plen, &end, 10);
+		if (*end != '\0' || end == de->d_name + plen || n > 1u << 30)
+			continue;
+		if (!found || n < *lo)
+			*lo = (unsigned)n;
+		if (!found || n > *hi)
+			*hi = (unsigned)n;
+		found = true;
+	}
+	closedir(d);
+	return found;
+}
+
+static uint64_t
+stat_u64(struct json_object *o, const char *name)
+{
+	struct json_object *v;
+	int64_t i;
+
+	if (!json_object_object_get_ex(o, name, &v))
+		return 0;
+	i = json_object_get_int64(v);
+	return i > 0 ? (uint64_t)i : 0;
+}
+
+/* Counters come back, except open_requests: nothing is open yet. */
+static void
+load_stats(struct master *m, struct json_object *stats)
+{
+	const struct rule_rec *rec;
+	struct host_counters *c;
+
+	if (!json_object_is_type(stats, json_type_object))
+		return;
+	json_object_object_foreach(stats, host, o) {
+		if ((rec = ruledb_get(m->db, host)) == NULL ||
+		    (c = ruledb_counters(m->db, rec)) == NULL)
+			continue;
+		atomic_store(&c->completed, stat_u64(o, "completed_requests"));
+		atomic_store(&c->bytes_in, stat_u64(o, "bytes_received"));
+		atomic_store(&c->bytes_out, stat_u64(o, "bytes_sent"));
+	}
+}
+
+static void
+state_restore(struct master *m, struct json_object *state)
+{
+	struct json_object *v;
+
+	if (state == NULL)
+		return;
+	if (json_object_object_get_ex(state, "stats", &v))
+		load_stats(m, v);
+	if (json_object_object_get_ex(state, "backends", &v))
+		pool_state_load(m, v);
+}
+
+int
+master_state_load(struct master *m)
+{
+	struct json_object *state, *hosts;
+	unsigned lo = 0, hi = 0, no;
+	const char *slash;
+	size_t nrec = 0;
+	bool found;
+
+	st.m = m;
+	if (m->state_dirfd == -1 || m->cfg.state_file[0] == '\0') {
+		log_info("%s: no state file: rules will not persist",
+		    __func__);
+		return 0;
+	}
+	st.dirfd = m->state_dirfd;
+	slash = strrchr(m->cfg.state_file, '/');
+	snprintf(st.base, sizeof(st.base), "%s",
+	    slash ? slash + 1 : m->cfg.state_file);
+	st.enabled = true;
+	state = state_read();
+	if (state != NULL && json_object_object_get_ex(state, "hosts", &hosts) &&
+	    load_hosts(m, hosts) == -1) {
+		json_object_put(state);
+		return -1;
+	}
+	if ((found = journal_scan(&lo, &hi)))
+		for (no = lo; no <= hi; no++)
+			replay_journal(m, no, &nrec);
+	state_restore(m, state);
+	json_object_put(state);
+	st.oldest = found ? lo : 0;
+	if (journal_open(st.dirfd, st.base, found ? hi + 1 : 0) == -1)
+		return -1;
+	log_info("%s: %s: %zu hosts (%zu journal records replayed)",
+	    __func__, m->cfg.state_file, ruledb_count(m->db), nrec);
+	/* A fresh file now: the journals it covers go away. */
+	return fold_sync(m);
+}

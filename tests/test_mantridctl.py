@@ -1,0 +1,241 @@
+"""test_mantridctl.py: mantridctl against the real daemon, over the control
+socket and over REST (--url): Mantrid-client's commands and columns, the
+extra commands, --json, exit statuses (1 error, 2 usage), the command list
+generated from the table, and the control socket's peer check (as root).
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (IS_ROOT, MANTRIDCTL, NOBODY, Mantrid, SkipTest,  # noqa
+                     check, run_tests)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "fixtures", "mantrid-state.json")
+
+
+def ctl(*args, stdin=None, prefix=()):
+    p = subprocess.run(list(prefix) + [MANTRIDCTL] + list(args),
+                       capture_output=True, text=True, input=stdin,
+                       timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ok(*args, **kw):
+    rc, out, err = ctl(*args, **kw)
+    check(rc == 0, "mantridctl %s: rc %d: %s" % (" ".join(args), rc, err))
+    return out
+
+
+def targets(m):
+    return (("socket", ["-s", m.socket]),
+            ("rest", ["--url", "http://127.0.0.1:%d" % m.mgmt_port]))
+
+
+def rows(out):
+    return [l.rstrip() for l in out.splitlines()]
+
+
+def test_mantrid_client_commands():
+    with Mantrid() as m:
+        for name, t in targets(m):
+            ok(*t, "import", "-", stdin="{}")
+            ok(*t, "set", "example.com", "proxy", "True",
+               "backends=127.0.0.1:8000,127.0.0.1:8001")
+            ok(*t, "set", "st.example.com", "static", "false", "type=test")
+            ok(*t, "set", "r.example.com", "redirect", "false",
+               "redirect_to=www.example.com")
+            ok(*t, "set", "e.example.com", "empty", "false", "code=503")
+            ok(*t, "set", "s.example.com", "spin", "false", "timeout=30")
+            out = rows(ok(*t, "list"))
+            fmt = "%-35s %-25s %-8s"
+            want = [fmt % ("HOST", "ACTION", "SUBDOMS"),
+                    fmt % ("e.example.com", "empty<503>", "False"),
+                    fmt % ("example.com",
+                           "proxy<127.0.0.1:8000,127.0.0.1:8001>", "True"),
+                    fmt % ("r.example.com", "redirect<www.example.com>",
+                           "False"),
+                    fmt % ("s.example.com", "spin", "False"),
+                    fmt % ("st.example.com", "static<test>", "False")]
+            check(out == [w.rstrip() for w in want],
+                  "%s: list:\n%s" % (name, "\n".join(out)))
+            # what Mantrid's client sent: [host, port] pairs
+            got = json.loads(ok(*t, "get", "example.com"))
+            check(got == ["proxy", {"backends": [["127.0.0.1", 8000],
+                                                 ["127.0.0.1", 8001]]}, True],
+                  "%s: get: %r" % (name, got))
+            check(ok(*t, "get", "nothere.com").strip() == "null",
+                  "missing host not null")
+            out = rows(ok(*t, "stats"))
+            sfmt = "%-35s %-8s %-8s %-8s %-8s"
+            check(out[0] == sfmt % ("HOST", "OPEN", "COMPLETED", "BYTES IN",
+                                    "BYTES OUT"), "stats header %r" % out[0])
+            check(len(out) == 6 and out[2].split() == ["example.com", "0",
+                                                       "0", "0", "0"],
+                  "%s: stats rows %r" % (name, out))
+            out = rows(ok(*t, "stats", "example.com"))
+            check(len(out) == 2 and out[1].startswith("example.com "),
+                  "stats HOST: %r" % out)
+            ok(*t, "delete", "s.example.com")
+            check(ok(*t, "get", "s.example.com").strip() == "null",
+                  "delete did not delete")
+
+
+def test_extra_commands():
+    with Mantrid() as m:
+        for name, t in targets(m):
+            ok(*t, "import", FIXTURE)        # a whole Mantrid state file
+            exported = json.loads(ok(*t, "export"))
+            with open(FIXTURE) as f:
+                check(exported == json.load(f)["hosts"],
+                      "%s: import/export of Mantrid's file" % name)
+            ok(*t, "import", "-", stdin=json.dumps({"only.com":
+                                                    ["spin", {}, False]}))
+            check(json.loads(ok(*t, "export")) == {"only.com":
+                                                  ["spin", {}, False]},
+                  "import did not replace everything")
+            info = ok(*t, "info")
+            check(re.search(r"^rules\s+1$", info, re.M) and
+                  re.search(r"^pid\s+%d$" % m.pid, info, re.M),
+                  "%s: info:\n%s" % (name, info))
+            ok(*t, "save")
+            j = json.loads(ok(*t, "--json", "info"))
+            check(j["rules"] == 1 and j["generation"] > 0, "info --json")
+            j = json.loads(ok(*t, "--json", "set", "j.com", "empty", "false",
+                              "code=204"))
+            check(j["ok"] is True and j["generation"] == j["generation"],
+                  "set --json %r" % j)
+            rc, _, err = ctl(*t, "-m", "1", "delete", "j.com")
+            check(rc == 1 and "precondition_failed" in err,
+                  "%s: stale --if-match: %d %s" % (name, rc, err))
+            ok(*t, "-m", str(j["generation"]), "delete", "j.com")
+            j = json.loads(ok(*t, "--json", "list"))
+            check(j == {"only.com": ["spin", {}, False]}, "list --json")
+
+
+def test_errors_and_usage():
+    with Mantrid() as m:
+        for name, t in targets(m):
+            for args, msg in ((["set", "a.com", "proxy", "false"],
+                               "The proxy action requires a backends option."),
+                              (["set", "a.com", "static", "false"],
+                               "The static action requires a type option."),
+                              (["set", "a.com", "redirect", "false"],
+                               "requires a redirect_to option."),
+                              (["set", "a.com", "empty", "false"],
+                               "The empty action requires a code option."),
+                              (["set", "a.com", "spin", "maybe"], "usage"),
+                              (["set", "a.com", "spin", "false", "x"],
+                               "x is not a valid option (no =)"),
+                              (["get"], "usage: get HOST"),
+                              (["get", "a", "b"], "usage: get HOST"),
+                              (["weight", "a:1", "heavy"], "not a number"),
+                              (["frob"], "Action frob does not exist")):
+                rc, out, err = ctl(*t, *args)
+                check(rc == 2 and msg in err, "%s %s: rc %d, %r"
+                      % (name, args, rc, err))
+            rc, out, err = ctl(*t, "set", "a.com", "teleport", "false")
+            check(rc == 1 and "host_action_invalid:teleport" in err,
+                  "%s: daemon error: %d %r" % (name, rc, err))
+            rc, out, err = ctl(*t, "set", "bad..com", "spin", "false")
+            check(rc == 1 and "hostname_invalid" in err, "bad host")
+        rc, _, err = ctl()
+        check(rc == 2 and "usage:" in err, "no command: %d" % rc)
+        rc, _, err = ctl("-s", "/nonexistent/sock", "list")
+        check(rc == 1 and "cannot connect" in err, "no daemon: %d %s"
+              % (rc, err))
+        rc, _, err = ctl("--url", "http://127.0.0.1:1", "list")
+        check(rc == 1 and "cannot connect" in err, "no REST: %d" % rc)
+
+
+def test_config_and_token():
+    with Mantrid(conf={"management_token": "tok-123"}) as m:
+        ok("-c", m.conf_path, "set", "c.com", "spin", "false")
+        check("c.com" in ok("-c", m.conf_path, "list"), "-c list")
+        url = "http://127.0.0.1:%d" % m.mgmt_port
+        rc, _, err = ctl("--url", url, "-t", "wrong", "list")
+        check(rc == 1 and "unauthorized" in err, "bad token: %d" % rc)
+        check("c.com" in ok("--url", url, "-t", "tok-123", "list"), "token")
+        # the token can come from the config file
+        check("c.com" in ok("-c", m.conf_path, "--url", url, "list"),
+              "token from config")
+
+
+def test_help_from_table():
+    out = ok("--help")
+    cmds = ["list", "get HOST", "set HOST ACTION true|false [KEY=VALUE ...]",
+            "import FILE", "delete HOST", "stats [HOST]", "info", "save",
+            "export", "backends", "backend ADDRESS", "enable ADDRESS",
+            "disable ADDRESS", "drain ADDRESS", "weight ADDRESS N"]
+    for c in cmds:
+        check(("  " + c + " ") in out, "--help lacks %r" % c)
+    man = ok("--man-commands")
+    check(man.count(".TP\n.B ") == len(cmds), "man list: %r" % man)
+    page = os.path.join(os.environ.get("top_srcdir", os.path.dirname(HERE)),
+                        "man", "mantridctl.1")
+    with open(page) as f:
+        check(man in f.read(), "man/mantridctl.1's command list is not "
+              "mantridctl --man-commands' output (regenerate it)")
+
+
+def test_peer_uid_refused():
+    if not IS_ROOT:
+        raise SkipTest("needs root to connect as another uid")
+    with Mantrid() as m:
+        st = os.stat(m.socket)
+        check(st.st_mode & 0o777 == 0o660, "socket mode %o" % st.st_mode)
+        check(st.st_uid == NOBODY.pw_uid, "socket owner %d" % st.st_uid)
+        os.chmod(m.socket, 0o666)     # past the file mode: SO_PEERCRED
+        as_daemon = ["setpriv", "--reuid=1", "--regid=1", "--clear-groups"]
+        rc, _, err = ctl("-s", m.socket, "list", prefix=as_daemon)
+        check(rc == 1 and "permission_denied" in err,
+              "uid 1 let in: %d %s" % (rc, err))
+        check("refused control connection from uid 1" in m.read_log(),
+              "refusal not logged")
+        ok("-s", m.socket, "list")       # root still gets in
+    with Mantrid(conf={"control_allow": "1"}) as m:
+        os.chmod(m.socket, 0o666)
+        ok("-s", m.socket, "list", prefix=["setpriv", "--reuid=1",
+                                           "--regid=1", "--clear-groups"])
+        st = os.stat(m.socket)
+        check(st.st_mode & 0o777 == 0o666, "mode")
+
+
+def test_socket_protocol_errors():
+    """Bad requests get an error line; the connection goes on."""
+    with Mantrid() as m:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(m.socket)
+        f = s.makefile("rb")
+        big = b'{"cmd": "set", "host": "' + b"a" * (17 << 20) + b'"}\n'
+        reqs = [(b"garbage\n", "json_invalid:"),
+                (b'{"cmd": "nope"}\n', "cmd_unknown:nope"),
+                (b'{"cmd": "get", "host": 1}\n',
+                 "arg_type:host:expected string"),
+                (big, "request_too_large"),
+                (b'{"cmd": "set", "host": "a.com", "rule": ["x", {}, 1]}\n',
+                 "host_action_invalid:x")]
+        for req, err in reqs:
+            s.sendall(req)
+            r = json.loads(f.readline())
+            check(r["ok"] is False and r["error"].startswith(err),
+                  "%r -> %r" % (req[:40], r))
+        s.sendall(b'{"cmd": "info"}\n')
+        r = json.loads(f.readline())
+        check(r["ok"] is True and r["result"]["rules"] == 0,
+              "connection did not go on: %r" % r)
+        f.close()
+        s.close()
+        check(m.proc.poll() is None, "daemon died")
+
+
+if __name__ == "__main__":
+    run_tests([test_mantrid_client_commands, test_extra_commands,
+               test_errors_and_usage, test_config_and_token,
+               test_help_from_table, test_peer_uid_refused,
+               test_socket_protocol_errors])
