@@ -1,8 +1,8 @@
 #!/bin/bash
 # compare.sh: mantrid vs HAProxy vs nginx as HTTP proxies in front of one
 # nginx backend, with wrk rotating over N Host names (keep-alive), on
-# loopback only. Prints req/s, p50, p99 per target and N, and mantrid's
-# req/s ratio to HAProxy's.
+# loopback only. Prints req/s, p50, p99 and CPU microseconds per request
+# (cpu_us) per target and N, and mantrid's req/s ratio to HAProxy's.
 #   bench/compare.sh [-d SECONDS] [-c CONNS] [-n "1 10000 100000"]
 # Needs a built ./mantrid (run from the build tree or set MANTRID=...).
 set -u
@@ -43,7 +43,7 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:$BP; location / { return 200 "hello from backend\n"; } } }
 NGX
-nginx -c "$W/nginx-be/nginx.conf" -p "$W/nginx-be" & PIDS+=($!)
+nginx -c "$W/nginx-be/nginx.conf" -p "$W/nginx-be" & BPID=$!; PIDS+=($BPID)
 wait_port $BP || exit 1
 
 lua="$W/hosts.lua"
@@ -57,11 +57,22 @@ request = function()
 end
 LUA
 
-run_wrk() {	# port N -> "rps p50 p99"
+# CPU ticks (user + system) used so far by a process and its children:
+# CPU per request is steadier than req/s on a machine shared with others.
+cpu_ticks() {
+	local t=0 p
+	for p in $1 $(pgrep -P "$1"); do
+		[ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+	done
+	echo $t
+}
+
+run_wrk() {	# port N -> "rps p50 p99 non2xx requests"
 	NHOSTS=$2 wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$lua" \
 	    "http://127.0.0.1:$1/" > "$W/wrk.out" 2>&1
 	awk '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-	    /Non-2xx/ {bad=$NF} END {printf "%s %s %s %s\n", r, p50, p99, bad+0}' "$W/wrk.out"
+	    /Non-2xx/ {bad=$NF} / requests in / {n=$1}
+	    END {printf "%s %s %s %s %s\n", r, p50, p99, bad+0, n}' "$W/wrk.out"
 }
 
 start_targets() {	# N
@@ -132,15 +143,19 @@ MC
 
 stop_targets() { kill $HPID $NPID $MPID 2>/dev/null; wait $HPID $NPID $MPID 2>/dev/null; }
 
-printf "%-8s %-8s %10s %9s %9s %s\n" N target req/s p50 p99 non2xx
+printf "%-8s %-8s %10s %9s %9s %7s %s\n" N target req/s p50 p99 cpu_us non2xx
 declare -A RPS
 for n in $NS; do
 	start_targets "$n" || exit 1
 	for t in direct haproxy nginx mantrid; do
 		case $t in direct) p=$BP;; haproxy) p=$HP;; nginx) p=$NP;; mantrid) p=$MP;; esac
-		read -r rps p50 p99 bad < <(run_wrk $p "$n")
+		case $t in direct) pid=$BPID;; haproxy) pid=$HPID;; nginx) pid=$NPID;; mantrid) pid=$MPID;; esac
+		t0=$(cpu_ticks $pid)
+		read -r rps p50 p99 bad nreq < <(run_wrk $p "$n")
+		# CPU microseconds per request of the target's processes
+		cpu=$(python3 -c "print('%.1f' % (($(cpu_ticks $pid) - $t0) * 1e6 / $(getconf CLK_TCK) / max(1, ${nreq:-0})))")
 		RPS[$t.$n]=$rps
-		printf "%-8s %-8s %10s %9s %9s %s\n" "$n" "$t" "$rps" "$p50" "$p99" "$bad"
+		printf "%-8s %-8s %10s %9s %9s %7s %s\n" "$n" "$t" "$rps" "$p50" "$p99" "$cpu" "$bad"
 	done
 	stop_targets
 	python3 -c "print('N=%s mantrid/haproxy = %.2f' % ('$n', float('${RPS[mantrid.$n]}' or 0) / float('${RPS[haproxy.$n]}' or 1)))"

@@ -1,10 +1,12 @@
 """test_actions.py: static (static_dir page and built-ins, unknown type
 -> 500), redirect (scheme kept / client's protocol, X-Forwarded-Proto on
 internal binds), empty, unknown and no_hosts pages, per-host counters
-and the access log (combined and JSON)."""
+and the access log (combined and JSON line shapes, USR1 reopening)."""
 import json
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Mantrid, check, free_port, http_raw, run_tests, wait_until  # noqa: E402
@@ -80,6 +82,71 @@ def test_counters_and_access_log():
     check('"GET /count HTTP/1.1" 200' in line, line)
 
 
+def alog_lines(path, needle):
+    try:
+        with open(path) as f:
+            return [ln for ln in f if needle in ln]
+    except OSError:
+        return []
+
+
+def test_usr1_reopens_access_log():
+    """Rename the access log, USR1 to the master (forwarded to the
+    workers): the next request lands in a new file at the old path."""
+    log = os.path.join(M.dir, "access.log")
+    M.set_rule("usr1.test", "empty", {"code": 204})
+    get("usr1.test", "/before-usr1")
+    wait_until(lambda: alog_lines(log, "/before-usr1"), 5, "first line")
+    os.rename(log, log + ".1")
+    M.signal(signal.SIGUSR1)
+    # NB: the worker creates the file when it reopens (1 worker here)
+    wait_until(lambda: os.path.exists(log), 5, "access log reopened")
+    get("usr1.test", "/after-usr1")
+    wait_until(lambda: alog_lines(log, "/after-usr1"), 5,
+               "request in the new file")
+    check(not alog_lines(log + ".1", "/after-usr1"),
+          "request logged to the renamed file")
+
+
+def test_access_log_json():
+    """access_log_format = json: one JSON object per line, every field
+    with its type, and hostile header values escaped."""
+    m = Mantrid(conf={"access_log_format": "json"}, start=False)
+    log = os.path.join(m.dir, "access.json")
+    m.opts["access_log"] = log
+    m.write_conf(m.opts)
+    m.start()
+    try:
+        m.set_rule("j.test", "empty", {"code": 201})
+        out = http_raw(m.port, b"GET /j?a=1&b=%22 HTTP/1.1\r\nHost: j.test"
+                       b"\r\nUser-Agent: ua \"quoted\" \\ \xe9\r\n"
+                       b"Referer: http://ref.test/\r\n"
+                       b"Connection: close\r\n\r\n")
+        check(out.startswith(b"HTTP/1.1 201"), "got %r" % out[:60])
+        lines = wait_until(lambda: alog_lines(log, "/j?"), 5, "json line")
+        check(len(lines) == 1 and lines[0].endswith("}\n"), repr(lines))
+        rec = json.loads(lines[0])
+        want = {"time": str, "client": str, "host": str, "method": str,
+                "path": str, "version": str, "status": int, "bytes_in": int,
+                "bytes_out": int, "duration_ms": int, "referer": str,
+                "user_agent": str}
+        check(set(rec) == set(want), "keys %s" % sorted(rec))
+        for k, t in want.items():
+            check(isinstance(rec[k], t), "%s: %r" % (k, rec[k]))
+        check(rec["client"] == "127.0.0.1" and rec["host"] == "j.test" and
+              rec["method"] == "GET" and rec["path"] == "/j?a=1&b=%22" and
+              rec["version"] == "HTTP/1.1" and rec["status"] == 201,
+              "values %r" % rec)
+        check(rec["referer"] == "http://ref.test/", rec["referer"])
+        check(rec["user_agent"] == 'ua "quoted" \\ \u00e9',
+              "user_agent %r" % rec["user_agent"])
+        check(rec["bytes_in"] > 0 and rec["bytes_out"] > 0, repr(rec))
+        check(time.strptime(rec["time"], "%Y-%m-%dT%H:%M:%S%z"),
+              rec["time"])
+    finally:
+        m.close()
+
+
 def main():
     global M
     internal = free_port()
@@ -97,7 +164,8 @@ def main():
     try:
         run_tests([test_no_hosts_then_unknown, test_empty,
                    test_static_builtin_and_dir, test_redirect,
-                   test_counters_and_access_log])
+                   test_counters_and_access_log,
+                   test_usr1_reopens_access_log, test_access_log_json])
     finally:
         M.close()
 

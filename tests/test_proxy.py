@@ -2,10 +2,15 @@
 X-Forwarded-*, hop-by-hop removal, keep-alive reuse on both sides,
 pipelining, chunked upload, 100-continue, chunked responses to 1.1 and
 1.0 clients, WebSocket tunnel, malformed backend responses, bounded
-memory for a 100 MB response to a slow reader."""
+memory for a 100 MB response to a slow reader, a bad chunk after the
+head reached the backend (400, backend connection reset), connect
+timeout -> 504, a draining worker serving a fresh connection."""
 import json
 import os
+import signal
+import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,7 +24,7 @@ B = None
 
 def setup():
     global M, B
-    M = Mantrid(conf={"timeout_server": "2"})
+    M = Mantrid(conf={"timeout_server": "2", "timeout_connect": "1"})
     B = Backend("b1")
     M.set_rule("p.test", "proxy", {"backends": [B.addr]})
 
@@ -237,6 +242,150 @@ def test_backend_down_502_and_timeout_504():
     hang.stop()
 
 
+class StreamBackend:
+    """A backend that records every connection's raw bytes and how it
+    ended; a chunked request is read until the connection ends, anything
+    else is answered 200 at once."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns = []         # [bytearray, end] per connection
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            rec = [bytearray(), None]
+            self.conns.append(rec)
+            threading.Thread(target=self.serve, args=(c, rec),
+                             daemon=True).start()
+
+    def serve(self, c, rec):
+        c.settimeout(10)
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    rec[1] = "eof"
+                    return
+                rec[0] += d
+                if (b"\r\n\r\n" in rec[0] and
+                        b"chunked" not in rec[0].lower()):
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2"
+                              b"\r\n\r\nok")
+                    rec[0] = bytearray()
+        except OSError as e:
+            rec[1] = "reset" if isinstance(e, ConnectionResetError) \
+                else "error %s" % e
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_bad_chunk_after_head_aborts_backend():
+    """A bad chunk found after the head (and a good chunk) reached the
+    backend: the client gets 400 and close, the backend connection is
+    aborted (never completes, never pooled)."""
+    sb = StreamBackend()
+    try:
+        M.set_rule("badchunk.test", "proxy", {"backends": [sb.addr]})
+        s = connect(M.port)
+        s.sendall(req("/up", host="badchunk.test", method=b"POST",
+                      extra=b"Transfer-Encoding: chunked\r\n",
+                      body=b"5\r\nhello\r\n"))
+        wait_until(lambda: sb.conns and b"hello" in sb.conns[0][0], 5,
+                   "head and good chunk at the backend")
+        s.sendall(b"zz\r\nbad\r\n0\r\n\r\n")
+        st, h, body, _ = read_response(s)
+        check(st == 400, "status %d" % st)
+        check(h.get("connection") == "close", "headers %r" % h)
+        s.settimeout(5)
+        check(s.recv(100) == b"", "client connection not closed")
+        s.close()
+        wait_until(lambda: sb.conns[0][1] is not None, 5,
+                   "backend connection to end")
+        seen = bytes(sb.conns[0][0])
+        check(seen.startswith(b"POST /up HTTP/1.1\r\n"), "saw %r" % seen)
+        body = seen.partition(b"\r\n\r\n")[2]
+        check(body == b"5\r\nhello\r\n", "backend saw body %r" % body)
+        check(sb.conns[0][1] == "reset", "backend saw %s" % sb.conns[0][1])
+        out = http_raw(M.port, req("/", host="badchunk.test",
+                                   extra=b"Connection: close\r\n"))
+        check(out.startswith(b"HTTP/1.1 200"), "next request %r" % out[:60])
+        check(len(sb.conns) == 2, "aborted connection pooled: %d conns"
+              % len(sb.conns))
+    finally:
+        sb.close()
+
+
+def test_connect_timeout_504():
+    """A backend whose accept queue is full drops our SYN (loopback, no
+    outside traffic): the connect times out at timeout_connect -> 504."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)                 # never accepted
+    addr = "127.0.0.1:%d" % ls.getsockname()[1]
+    fill = []
+    try:
+        for _ in range(16):      # fill the queue until a SYN is dropped
+            f = socket.socket()
+            f.settimeout(0.3)
+            fill.append(f)
+            try:
+                f.connect(ls.getsockname())
+            except socket.timeout:
+                break
+        else:
+            check(False, "could not fill the accept queue")
+        M.set_rule("ctimeout.test", "proxy", {"backends": [addr]})
+        s = connect(M.port)
+        t0 = time.monotonic()
+        s.sendall(req("/", host="ctimeout.test"))
+        st, _, _, _ = read_response(s, timeout=10)
+        took = time.monotonic() - t0
+        s.close()
+        check(st == 504, "status %d" % st)
+        check(0.9 < took < 4, "took %.2f s (timeout_connect 1)" % took)
+    finally:
+        for f in fill:
+            f.close()
+        ls.close()
+
+
+def test_drain_serves_fresh_connection():
+    """HUP: the draining worker closes an idle keep-alive connection but
+    serves one accepted before the drain that has not sent its request
+    yet, with Connection: close."""
+    with Mantrid(workers=1) as m:
+        m.set_rule("p.test", "proxy", {"backends": [B.addr]})
+        fresh = connect(m.port)
+        idle = connect(m.port)
+        idle.sendall(req("/echo?first"))
+        st, h, _, _ = read_response(idle)
+        check(st == 200 and h.get("connection") != "close", "first %r" % h)
+        # FIFO accept queue: fresh was accepted before idle was served
+        m.signal(signal.SIGHUP)
+        wait_until(lambda: "draining" in m.read_log(), 5, "drain to start")
+        idle.settimeout(5)
+        check(idle.recv(100) == b"", "idle keep-alive not closed")
+        idle.close()
+        fresh.sendall(req("/echo?fresh"))
+        st, h, body, _ = read_response(fresh)
+        check(st == 200 and b"/echo?fresh" in body, "fresh: %d" % st)
+        check(h.get("connection") == "close", "fresh headers %r" % h)
+        fresh.settimeout(5)
+        check(fresh.recv(100) == b"", "fresh connection not closed")
+        fresh.close()
+
+
 def main():
     setup()
     try:
@@ -247,7 +396,10 @@ def main():
                    test_malformed_backend_502, test_websocket_tunnel,
                    test_no_upgrade_without_101,
                    test_big_response_slow_reader_bounded,
-                   test_backend_down_502_and_timeout_504])
+                   test_backend_down_502_and_timeout_504,
+                   test_bad_chunk_after_head_aborts_backend,
+                   test_connect_timeout_504,
+                   test_drain_serves_fresh_connection])
     finally:
         B.stop()
         M.close()

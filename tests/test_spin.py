@@ -1,7 +1,9 @@
 """test_spin.py: the spin action: requests parked while a backend
 restarts all succeed once the rule is set back to proxy, released by the
 master's channel message (no polling) within 10 ms; spin timeout -> 504;
-a client gone while parked never reaches a backend; spin_max -> 503."""
+a client gone while parked never reaches a backend; spin_max -> 503;
+proxy's hold_when_down parks the same way (timeout -> 504, released by a
+rule change or by enabling the backend)."""
 import os
 import socket
 import sys
@@ -141,13 +143,65 @@ def test_spin_max_503():
         s.close()
 
 
+def hold_rule(b, weight, timeout=30):
+    return {"backends": [{"address": b.addr, "weight": weight}],
+            "hold_when_down": True, "timeout": timeout}
+
+
+def test_hold_when_down_timeout_504():
+    """hold_when_down with no usable backend parks like spin; its
+    timeout answers the timeout page (504)."""
+    b = Backend("hold0")
+    try:
+        M.set_rule("hold0.test", "proxy", hold_rule(b, 0, timeout=1))
+        s = connect(M.port)
+        t0 = time.monotonic()
+        s.sendall(req("hold0.test", "/echo?held"))
+        st, _, _, _ = read_response(s, timeout=5)
+        s.close()
+        took = time.monotonic() - t0
+        check(st == 504, "status %d" % st)
+        check(0.9 < took < 3, "took %.2f s" % took)
+        check("/echo?held" not in b.stats()["paths"], "reached the backend")
+    finally:
+        b.stop()
+
+
+def test_hold_when_down_released():
+    """A held request runs as soon as the rule gives it a usable backend
+    (rule change), or the operator enables the backend (CH_BACKEND_UP)."""
+    b = Backend("hold1")
+    try:
+        M.set_rule("hold1.test", "proxy", hold_rule(b, 0))
+        s = connect(M.port)
+        s.sendall(req("hold1.test", "/echo?a"))
+        wait_until(parked("hold1.test", 1), 5, "request held")
+        M.set_rule("hold1.test", "proxy", hold_rule(b, 1))
+        st, _, body, _ = read_response(s, timeout=2)
+        check(st == 200 and b"/echo?a" in body, "rule change: %d" % st)
+        st, body, _ = M.api("PUT", "/backends/%s/" % b.addr,
+                            {"enabled": False})
+        check(st == 200, "disable: %s %r" % (st, body))
+        s.sendall(req("hold1.test", "/echo?b"))
+        wait_until(parked("hold1.test", 1), 5, "request held again")
+        st, body, _ = M.api("PUT", "/backends/%s/" % b.addr,
+                            {"enabled": True})
+        check(st == 200, "enable: %s %r" % (st, body))
+        st, _, body, _ = read_response(s, timeout=2)
+        s.close()
+        check(st == 200 and b"/echo?b" in body, "enable: %d" % st)
+    finally:
+        b.stop()
+
+
 def main():
     global M
     M = Mantrid(conf={"spin_max": str(SPIN_MAX)})
     try:
         run_tests([test_spin_across_backend_restart, test_release_within_10ms,
                    test_spin_timeout_504, test_client_gone_while_parked,
-                   test_spin_max_503])
+                   test_spin_max_503, test_hold_when_down_timeout_504,
+                   test_hold_when_down_released])
     finally:
         M.close()
 

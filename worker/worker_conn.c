@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "worker_sio.h"
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -42,16 +42,21 @@ now_ms(void)
 void
 conn_timer_set(struct conn *c, unsigned secs)
 {
-	struct timeval tv = { secs, 0 };
-
-	evtimer_add(c->timer, &tv);
+	/* NB: a common timeout: re-arming per request is O(1). */
+	evtimer_add(c->timer, sio_timeout(c->wh->w->base, secs));
 }
 
+/*
+ * Idle keep-alive: between requests, with no byte of the next one here.
+ * NB: a fresh connection (nreq == 0) is never idle: its client has just
+ * been accepted and is sending a request; draining closing it would
+ * answer nothing. It gets timeout_header, like any other.
+ */
 bool
 conn_idle(const struct conn *c)
 {
-	return c->state == CS_HEAD && !c->head_started &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+	return c->state == CS_HEAD && c->nreq > 0 && !c->head_started &&
+	    evbuffer_get_length(sio_input(c->io)) == 0;
 }
 
 static void
@@ -112,11 +117,11 @@ conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 static void
-conn_eventcb(struct bufferevent *bev, short what, void *arg)
+conn_eventcb(struct sio *io, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
+	if ((what & SIO_EOF) && (what & SIO_READING)) {
 		c->eof = true;
 		c->keepalive = false;
 		if (c->state == CS_PROXY && c->body_done)
@@ -132,7 +137,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			conn_read_head(c);
 			if (c->state != CS_HEAD)
 				return;
-			if (evbuffer_get_length(bufferevent_get_output(bev))) {
+			if (evbuffer_get_length(sio_output(io))) {
 				conn_close_after_write(c);
 				return;
 			}
@@ -168,11 +173,11 @@ conn_accept(struct worker_http *wh, int fd, struct sockaddr *sa, int salen,
 		    c->peer_txt, sizeof(c->peer_txt));
 	else
 		snprintf(c->peer_txt, sizeof(c->peer_txt), "unix");
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->io = sio_new(base, fd);
 	c->timer = evtimer_new(base, conn_timer_cb, c);
-	if (c->bev == NULL || c->timer == NULL) {
+	if (c->io == NULL || c->timer == NULL) {
 		log_warnx("%s: out of memory", __func__);
-		if (c->bev == NULL)
+		if (c->io == NULL)
 			close(fd);
 		c->wh = NULL;
 		conn_free(c);
@@ -181,11 +186,10 @@ conn_accept(struct worker_http *wh, int fd, struct sockaddr *sa, int salen,
 	hw = wh->cfg->buffer_size;
 	if (hw < wh->lim.max_uri + wh->lim.max_header_size + 1024)
 		hw = wh->lim.max_uri + wh->lim.max_header_size + 1024;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, hw);
-	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	bufferevent_set_timeouts(c->bev, NULL,
-	    &(struct timeval){ wh->cfg->timeout_client, 0 });
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	sio_setwatermark(c->io, EV_READ, 0, hw);
+	sio_setcb(c->io, conn_readcb, conn_writecb, conn_eventcb, c);
+	sio_set_timeouts(c->io, 0, wh->cfg->timeout_client);
+	sio_enable(c->io, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&wh->conns, c, link);
 	wh->nconns++;
 	request_reset(c);
@@ -209,8 +213,8 @@ conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->retry != NULL)
 		event_free(c->retry);
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+	if (c->io != NULL)
+		sio_free(c->io);
 	free(c->head);
 	if (wh != NULL) {
 		TAILQ_REMOVE(&wh->conns, c, link);
@@ -245,6 +249,8 @@ conn_dispatch(struct conn *c)
 	enum resolve_kind	 rk;
 	size_t			 hl = c->req.host_len;
 
+	if (c->wh->w->draining)		/* e.g. released from spin */
+		c->keepalive = false;
 	rk = ruledb_resolve(db, c->head + c->req.host_off, hl, c->https, &rec);
 	/* NB: local answers leave the body unread: the stream ends. */
 	if ((c->req.chunked || c->req.content_length > 0) &&
@@ -296,7 +302,7 @@ head_complete(struct conn *c)
 	char		 err[128];
 	size_t		 hl = c->scan.total;
 	enum hp_res	 r;
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*in = sio_input(c->io);
 
 	if (hl > c->head_cap) {
 		free(c->head);
@@ -317,7 +323,8 @@ head_complete(struct conn *c)
 		return false;
 	}
 	evtimer_del(c->timer);
-	c->keepalive = c->req.keepalive && !c->eof;
+	/* NB: while draining every response says Connection: close. */
+	c->keepalive = c->req.keepalive && !c->eof && !c->wh->w->draining;
 	c->https = conn_is_https(c);
 	c->nreq++;
 	return true;
@@ -327,7 +334,7 @@ head_complete(struct conn *c)
 static enum hp_res
 scan_input(struct conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = sio_input(c->io);
 	struct evbuffer_ptr	 pos;
 	struct evbuffer_iovec	 v[8];
 	enum hp_res		 r = HP_MORE;
@@ -349,8 +356,8 @@ scan_input(struct conn *c)
 static void
 conn_read_head(struct conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*in = sio_input(c->io);
+	struct evbuffer	*out = sio_output(c->io);
 	enum hp_res	 r;
 
 	/* One request at a time; pipelined heads wait in the input. */
@@ -374,7 +381,7 @@ conn_read_head(struct conn *c)
 }
 
 void
-conn_readcb(struct bufferevent *bev, void *arg)
+conn_readcb(struct sio *io, void *arg)
 {
 	struct conn *c = arg;
 
@@ -392,13 +399,13 @@ conn_readcb(struct bufferevent *bev, void *arg)
 }
 
 void
-conn_writecb(struct bufferevent *bev, void *arg)
+conn_writecb(struct sio *io, void *arg)
 {
 	struct conn *c = arg;
 
 	switch (c->state) {
 	case CS_CLOSING:
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(sio_output(io)) == 0)
 			conn_free(c);
 		break;
 	case CS_PROXY:
@@ -418,8 +425,8 @@ conn_close_after_write(struct conn *c)
 {
 	c->state = CS_CLOSING;
 	c->keepalive = false;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	sio_disable(c->io, EV_READ);
+	if (evbuffer_get_length(sio_output(c->io)) == 0) {
 		conn_free(c);
 		return;
 	}
@@ -464,9 +471,9 @@ conn_request_done(struct conn *c)
 	}
 	request_reset(c);
 	conn_timer_set(c, wh->cfg->timeout_client);
-	bufferevent_enable(c->bev, EV_READ);
+	sio_enable(c->io, EV_READ);
 	/* NB: not from within conn_read_head's loop (its caller resumes). */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+	if (evbuffer_get_length(sio_input(c->io)) > 0)
 		event_active(c->timer, EV_READ, 0);
 }
 
@@ -481,7 +488,7 @@ conn_respond(struct conn *c, unsigned status, const char *data, size_t len,
 	if (close || c->req.chunked || c->req.content_length > 0)
 		c->keepalive = false;
 	c->state = CS_RESPOND;
-	evbuffer_add(bufferevent_get_output(c->bev), data, len);
+	evbuffer_add(sio_output(c->io), data, len);
 	conn_request_done(c);
 }
 

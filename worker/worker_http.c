@@ -2,7 +2,8 @@
  * worker_http.c: owns the data plane's entry points (worker.h): listening
  * on the inherited public and internal sockets, the connection count and
  * max_connections, draining, and the master's channel messages (rule
- * changes release parked requests; static pages reload). The requests
+ * changes release parked requests, a backend coming up releases held
+ * ones; static pages reload). The requests
  * themselves are worker_conn.c's.
  */
 #include "config.h"
@@ -168,6 +169,9 @@ worker_http_channel(struct worker *w, const struct channel_msg *msg)
 		break;
 	case CH_RESYNC:
 		spin_release_all(wh);
+		break;
+	case CH_BACKEND_UP:
+		spin_backend_up(wh, msg->arg);
 		break;
 	case CH_STATIC_RELOAD:
 		static_free(wh);

@@ -28,7 +28,7 @@
 #include "../common/ruledb-t.h"
 #include "worker_parse.h"
 
-struct bufferevent;
+struct sio;
 struct event;
 struct evbuffer;
 struct evconnlistener;
@@ -49,7 +49,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 link;		/* worker_http.conns */
 	TAILQ_ENTRY(conn)	 spin_link;	/* spin_host.parked */
 	struct worker_http	*wh;
-	struct bufferevent	*bev;
+	struct sio		*io;
 	enum bind_kind		 kind;
 	struct sockaddr_storage	 peer;
 	char			 peer_txt[64];
@@ -88,15 +88,16 @@ struct conn {
 	uint32_t		 delay_ms;
 	struct event		*retry;
 
-	/* spin */
+	/* spin, and proxy's hold_when_down (parked the same way) */
 	struct spin_host	*spin;
 	uint64_t		 spin_deadline_ms;
+	bool			 held;		/* parked for a backend */
 };
 
 struct bconn {
 	TAILQ_ENTRY(bconn)	 link;		/* pool idle list */
 	struct worker_http	*wh;
-	struct bufferevent	*bev;
+	struct sio		*io;
 	struct conn		*c;		/* NULL when idle in the pool */
 	uint32_t		 backend;
 	bool			 connected;
@@ -175,8 +176,8 @@ void	conn_respond_error(struct conn *, unsigned status);
 void	conn_request_done(struct conn *);
 void	conn_account(struct conn *);
 void	conn_close_after_write(struct conn *);
-void	conn_readcb(struct bufferevent *, void *);
-void	conn_writecb(struct bufferevent *, void *);
+void	conn_readcb(struct sio *, void *);
+void	conn_writecb(struct sio *, void *);
 void	conn_timer_set(struct conn *, unsigned secs);
 bool	conn_idle(const struct conn *);
 uint64_t now_ms(void);
@@ -190,6 +191,8 @@ void	pool_free_all(struct worker_http *);
 
 /* worker_spin.c */
 void	spin_park(struct conn *, const struct rule_rec *);
+void	spin_hold(struct conn *, const struct rule_rec *);
+void	spin_backend_up(struct worker_http *, uint32_t backend_idx);
 void	spin_unpark(struct conn *);
 void	spin_rule_changed(struct worker_http *, const char *key);
 void	spin_release_all(struct worker_http *);

@@ -122,6 +122,70 @@ scan_byte(struct hp_scan *st, const struct hp_limits *lim, char c)
 	}
 }
 
+/* Bytes that never end or break the current token: see scan_byte(). */
+static inline bool
+scan_plain(uint8_t state, unsigned char c)
+{
+	switch (state) {
+	case S_START:
+		return c > ' ' && c != 0x7f;
+	case S_NAME:
+		return IS_TCHAR(c);
+	case S_VALUE:
+		return (c >= ' ' && c != 0x7f) || c == '\t';
+	default:
+		return false;
+	}
+}
+
+/*
+ * Fast path: consume the run of plain bytes at p in one go, with exactly
+ * the accounting scan_byte() would do, stopping short of any limit (so
+ * the byte that crosses it takes the slow path and its status). NB: most
+ * bytes of a head are inside a target, a name or a value.
+ */
+static size_t
+scan_run(struct hp_scan *st, const struct hp_limits *lim, const char *p,
+    size_t n)
+{
+	size_t cap, k;
+
+	if (st->state == S_START)
+		cap = lim->max_uri + START_LINE_SLACK - st->line_len;
+	else if (st->in_start || st->hdr_bytes >= lim->max_header_size)
+		return 0;
+	else
+		cap = lim->max_header_size - st->hdr_bytes;
+	if (st->state == S_START && st->line_len + 1 > lim->max_uri +
+	    START_LINE_SLACK)
+		return 0;
+	if (cap > n)
+		cap = n;
+	k = 0;
+	switch (st->state) {	/* NB: one tight loop per state */
+	case S_START:
+		while (k < cap && scan_plain(S_START, p[k]))
+			k++;
+		break;
+	case S_NAME:
+		while (k < cap && scan_plain(S_NAME, p[k]))
+			k++;
+		break;
+	default:
+		while (k < cap && scan_plain(S_VALUE, p[k]))
+			k++;
+		break;
+	}
+	if (k == 0)
+		return 0;
+	st->line_len += k;
+	if (st->state == S_START)
+		st->prev_sp = false;
+	else
+		st->hdr_bytes += k;
+	return k;
+}
+
 enum hp_res
 hp_scan_feed(struct hp_scan *st, const struct hp_limits *lim,
     const char *p, size_t n, size_t *used)
@@ -132,6 +196,12 @@ hp_scan_feed(struct hp_scan *st, const struct hp_limits *lim,
 	if (st->total == 0 && st->state == S_START && st->line_len == 0)
 		st->in_start = true;
 	for (i = 0; i < n; i++) {
+		if (st->state == S_START || st->state == S_NAME ||
+		    st->state == S_VALUE) {
+			i += scan_run(st, lim, p + i, n - i);
+			if (i == n)
+				break;
+		}
 		r = scan_byte(st, lim, p[i]);
 		if (r != HP_MORE) {
 			st->total += i + 1;
@@ -344,38 +414,46 @@ parse_cl(const char *v, size_t len, int64_t *out)
 
 static const struct {
 	const char	*name;
+	size_t		 len;
 	uint8_t		 kind;
 	bool		 hop;
 } hdr_table[] = {
-	{ "host", HK_HOST, false },
-	{ "content-length", HK_CL, false },
-	{ "transfer-encoding", HK_TE, true },
-	{ "x-forwarded-for", HK_XFF, false },
-	{ "x-forwarded-proto", HK_XFPROTO, false },
-	{ "x-forwarded-protocol", HK_XFPROTOCOL, false },
-	{ "expect", HK_EXPECT, true },
-	{ "connection", HK_OTHER, true },
-	{ "keep-alive", HK_OTHER, true },
-	{ "proxy-connection", HK_OTHER, true },
-	{ "te", HK_OTHER, true },
-	{ "trailer", HK_OTHER, true },
-	{ "upgrade", HK_OTHER, true },
+#define HDR(n, k, h)	{ n, sizeof(n) - 1, k, h }
+	HDR("host", HK_HOST, false),
+	HDR("content-length", HK_CL, false),
+	HDR("transfer-encoding", HK_TE, true),
+	HDR("x-forwarded-for", HK_XFF, false),
+	HDR("x-forwarded-proto", HK_XFPROTO, false),
+	HDR("x-forwarded-protocol", HK_XFPROTOCOL, false),
+	HDR("expect", HK_EXPECT, true),
+	HDR("connection", HK_OTHER, true),
+	HDR("keep-alive", HK_OTHER, true),
+	HDR("proxy-connection", HK_OTHER, true),
+	HDR("te", HK_OTHER, true),
+	HDR("trailer", HK_OTHER, true),
+	HDR("upgrade", HK_OTHER, true),
+#undef HDR
 };
 
+/* NB: lengths first: most names match none, and cheaply. */
 static void
 classify(struct hp_msg *m)
 {
-	unsigned i, j;
+	const struct hp_hdr	*h;
+	unsigned		 i, j;
 
 	for (i = 0; i < m->nhdrs; i++) {
+		h = &m->hdrs[i];
 		m->kind[i] = HK_OTHER;
 		for (j = 0; j < sizeof(hdr_table) / sizeof(hdr_table[0]); j++)
-			if (hp_name_eq(m, i, hdr_table[j].name)) {
+			if (hdr_table[j].len == h->name_len &&
+			    strncasecmp(m->buf + h->name_off, hdr_table[j].name,
+			    h->name_len) == 0) {
 				m->kind[i] = hdr_table[j].kind;
 				m->hdrs[i].hop |= hdr_table[j].hop;
 				break;
 			}
-		if (hp_name_eq(m, i, "upgrade"))
+		if (h->name_len == 7 && hp_name_eq(m, i, "upgrade"))
 			m->upgrade_hdr = i;
 	}
 }

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "worker_sio.h"
 #include <event2/event.h>
 
 #include <http_parser.h>
@@ -40,24 +40,16 @@
 
 #define POOL_IDLE_MAX	256	/* idle connections per backend */
 
-static void	be_readcb(struct bufferevent *, void *);
-static void	be_writecb(struct bufferevent *, void *);
-static void	be_eventcb(struct bufferevent *, short, void *);
+static void	be_readcb(struct sio *, void *);
+static void	be_writecb(struct sio *, void *);
+static void	be_eventcb(struct sio *, short, void *);
 static void	send_request(struct conn *);
-
-static const struct timeval *
-tv_of(unsigned secs, struct timeval *tv)
-{
-	tv->tv_sec = secs;
-	tv->tv_usec = 0;
-	return tv;
-}
 
 static void
 bconn_free(struct bconn *b)
 {
-	if (b->bev != NULL)
-		bufferevent_free(b->bev);
+	if (b->io != NULL)
+		sio_free(b->io);
 	free(b->head);
 	free(b);
 }
@@ -97,7 +89,7 @@ pool_remove(struct bconn *b)
 
 /* An idle pooled connection: any byte or event means it is done for. */
 static void
-idle_readcb(struct bufferevent *bev, void *arg)
+idle_readcb(struct sio *io, void *arg)
 {
 	struct bconn *b = arg;
 
@@ -106,9 +98,9 @@ idle_readcb(struct bufferevent *bev, void *arg)
 }
 
 static void
-idle_eventcb(struct bufferevent *bev, short what, void *arg)
+idle_eventcb(struct sio *io, short what, void *arg)
 {
-	idle_readcb(bev, arg);
+	idle_readcb(io, arg);
 }
 
 static void
@@ -116,18 +108,16 @@ pool_put(struct bconn *b)
 {
 	struct worker_http	*wh = b->wh;
 	struct pool_slot	*ps = pool_slot(wh, b->backend, true);
-	struct timeval		 tv;
 
 	if (ps == NULL || ps->nidle >= POOL_IDLE_MAX || wh->w->draining ||
-	    evbuffer_get_length(bufferevent_get_input(b->bev)) > 0) {
+	    evbuffer_get_length(sio_input(b->io)) > 0) {
 		bconn_free(b);
 		return;
 	}
 	b->c = NULL;
-	bufferevent_setcb(b->bev, idle_readcb, NULL, idle_eventcb, b);
-	bufferevent_set_timeouts(b->bev, tv_of(wh->cfg->timeout_client, &tv),
-	    NULL);
-	bufferevent_enable(b->bev, EV_READ);
+	sio_setcb(b->io, idle_readcb, NULL, idle_eventcb, b);
+	sio_set_timeouts(b->io, wh->cfg->timeout_client, 0);
+	sio_enable(b->io, EV_READ);
 	TAILQ_INSERT_HEAD(&ps->idle, b, link);
 	ps->nidle++;
 }
@@ -166,7 +156,6 @@ pool_free_all(struct worker_http *wh)
 static void
 bconn_arm(struct bconn *b, struct conn *c)
 {
-	struct timeval	tv;
 	size_t		bs = b->wh->cfg->buffer_size;
 
 	b->c = c;
@@ -175,14 +164,13 @@ bconn_arm(struct bconn *b, struct conn *c)
 	memset(&b->scan, 0, sizeof(b->scan));
 	memset(&b->chunk, 0, sizeof(b->chunk));
 	b->scan.response = true;
-	bufferevent_setcb(b->bev, be_readcb, be_writecb, be_eventcb, b);
-	bufferevent_setwatermark(b->bev, EV_READ, 0, bs);
-	bufferevent_setwatermark(b->bev, EV_WRITE, bs / 2, 0);
+	sio_setcb(b->io, be_readcb, be_writecb, be_eventcb, b);
+	sio_setwatermark(b->io, EV_READ, 0, bs);
+	sio_setwatermark(b->io, EV_WRITE, bs / 2, 0);
 	if (b->connected)
-		bufferevent_set_timeouts(b->bev,
-		    tv_of(b->wh->cfg->timeout_server, &tv),
-		    tv_of(b->wh->cfg->timeout_server, &tv));
-	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
+		sio_set_timeouts(b->io, b->wh->cfg->timeout_server,
+		    b->wh->cfg->timeout_server);
+	sio_enable(b->io, EV_READ | EV_WRITE);
 }
 
 static struct bconn *
@@ -192,7 +180,6 @@ bconn_connect(struct worker_http *wh, uint32_t idx)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	struct bconn		*b;
-	struct timeval		 tv;
 
 	if (bs == NULL || (b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
@@ -200,17 +187,15 @@ bconn_connect(struct worker_http *wh, uint32_t idx)
 	sslen = bs->sslen;
 	b->wh = wh;
 	b->backend = idx;
-	b->bev = bufferevent_socket_new(wh->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (b->bev == NULL) {
+	b->io = sio_new(wh->w->base, -1);
+	if (b->io == NULL) {
 		free(b);
 		return NULL;
 	}
-	bufferevent_setcb(b->bev, be_readcb, be_writecb, be_eventcb, b);
-	/* NB: libevent times a connect with the write timeout. */
-	bufferevent_set_timeouts(b->bev, NULL,
-	    tv_of(wh->cfg->timeout_connect, &tv));
-	if (bufferevent_socket_connect(b->bev, (struct sockaddr *)&ss,
-	    sslen) == -1) {
+	sio_setcb(b->io, be_readcb, be_writecb, be_eventcb, b);
+	/* NB: an sio times a connect with the write timeout. */
+	sio_set_timeouts(b->io, 0, wh->cfg->timeout_connect);
+	if (sio_connect(b->io, (struct sockaddr *)&ss, sslen) == -1) {
 		bconn_free(b);
 		return NULL;
 	}
@@ -273,13 +258,17 @@ proxy_start(struct conn *c, const struct rule_rec *rec)
 		c->body_done = !c->req.chunked && c->body_left == 0;
 		c->attempts = rec->attempts ? rec->attempts : 1;
 		c->delay_ms = rec->delay_ms;
-		bufferevent_setwatermark(c->bev, EV_WRITE,
+		sio_setwatermark(c->io, EV_WRITE,
 		    wh->cfg->buffer_size / 2, 0);
 	}
 	c->state = CS_PROXY;
 	if (balance_pick(wh->w->db, rec, (struct sockaddr *)&c->peer,
 	    &idx) == -1) {
-		static_builtin(c, "timeout", 503);
+		/* hold_when_down: wait (CH_BACKEND_UP) instead of failing */
+		if (rec->hold_when_down && !wh->w->draining)
+			spin_hold(c, rec);
+		else
+			static_builtin(c, "timeout", 503);
 		return;
 	}
 	/* NB: after a pooled connection died, the one retry is fresh. */
@@ -383,13 +372,13 @@ send_request(struct conn *c)
 {
 	struct bconn *b = c->be;
 
-	write_request_head(c, bufferevent_get_output(b->bev));
+	write_request_head(c, sio_output(b->io));
 	b->t_sent = now_ms();
 	balance_begin(c->wh->w->db, b->backend);
 	b->begun = true;
 	if (c->req.expect_continue && !c->body_done && !c->sent_continue) {
 		c->sent_continue = true;
-		evbuffer_add(bufferevent_get_output(c->bev),
+		evbuffer_add(sio_output(c->io),
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	}
 	proxy_client_read(c);
@@ -444,16 +433,29 @@ rechunk(struct hp_chunk *ch, struct evbuffer *in, struct evbuffer *out,
 }
 
 static void
-tunnel_move(struct bufferevent *from, struct bufferevent *to)
+tunnel_move(struct sio *from, struct sio *to)
 {
-	struct evbuffer *in = bufferevent_get_input(from);
+	struct evbuffer *in = sio_input(from);
 
-	evbuffer_add_buffer(bufferevent_get_output(to), in);
+	evbuffer_add_buffer(sio_output(to), in);
 }
 
+/*
+ * A bad chunk in a streamed request body. The head, and the chunks before
+ * the bad one, may already be at the backend (a streaming proxy cannot
+ * know better in advance): reset that connection (SO_LINGER 0, never a
+ * FIN a lenient backend could take for the end, never pooled), so the
+ * request can never complete there. The client gets 400 and close, or a
+ * cut when the response head has already gone out.
+ */
 static void
 body_failed(struct conn *c)
 {
+	struct linger	lg = { 1, 0 };
+
+	if (c->be != NULL && c->be->connected)
+		setsockopt(sio_fd(c->be->io), SOL_SOCKET, SO_LINGER, &lg,
+		    sizeof(lg));
 	if (c->be != NULL && c->be->head_sent) {
 		conn_free(c);
 		return;
@@ -467,16 +469,15 @@ void
 proxy_client_read(struct conn *c)
 {
 	struct bconn	*b = c->be;
-	struct evbuffer	*in = bufferevent_get_input(c->bev), *out;
-	struct timeval	 tv;
+	struct evbuffer	*in = sio_input(c->io), *out;
 	uint64_t	 n;
 	enum hp_res	 r;
 
 	if (b == NULL || !b->connected || !b->begun)
 		return;		/* body waits in the client's socket */
-	out = bufferevent_get_output(b->bev);
+	out = sio_output(b->io);
 	if (c->state == CS_TUNNEL) {
-		tunnel_move(c->bev, b->bev);
+		tunnel_move(c->io, b->io);
 		if (c->eof && evbuffer_get_length(out) == 0)
 			conn_free(c);
 		return;
@@ -501,16 +502,15 @@ proxy_client_read(struct conn *c)
 		c->body_done = c->body_left == 0;
 	}
 	if (c->body_done) {
-		bufferevent_set_timeouts(c->bev, NULL,
-		    tv_of(c->wh->cfg->timeout_client, &tv));
+		sio_set_timeouts(c->io, 0, c->wh->cfg->timeout_client);
 		return;
 	}
 	/* slow body: timeout_client between reads */
-	bufferevent_set_timeouts(c->bev, tv_of(c->wh->cfg->timeout_client,
-	    &tv), tv_of(c->wh->cfg->timeout_client, &tv));
+	sio_set_timeouts(c->io, c->wh->cfg->timeout_client,
+	    c->wh->cfg->timeout_client);
 	if (evbuffer_get_length(out) >= c->wh->cfg->buffer_size) {
 		c->in_paused = true;
-		bufferevent_disable(c->bev, EV_READ);
+		sio_disable(c->io, EV_READ);
 	}
 }
 
@@ -521,18 +521,18 @@ proxy_client_drained(struct conn *c)
 	struct bconn *b = c->be;
 
 	if (b != NULL && !b->resp_done)
-		bufferevent_enable(b->bev, EV_READ);
+		sio_enable(b->io, EV_READ);
 }
 
 static void
-be_writecb(struct bufferevent *bev, void *arg)
+be_writecb(struct sio *io, void *arg)
 {
 	struct bconn	*b = arg;
 	struct conn	*c = b->c;
 
 	if (c != NULL && c->in_paused) {
 		c->in_paused = false;
-		bufferevent_enable(c->bev, EV_READ);
+		sio_enable(c->io, EV_READ);
 		proxy_client_read(c);
 	}
 }
@@ -548,7 +548,7 @@ resp_done(struct bconn *b)
 	balance_end(c->wh->w->db, b->backend, rt);
 	b->begun = false;
 	c->be = NULL;
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	sio_set_timeouts(c->io, 0, 0);
 	if (b->keepalive)
 		pool_put(b);
 	else
@@ -574,8 +574,15 @@ write_response_head(struct conn *c, struct bconn *b, struct evbuffer *out)
 		return;
 	p = v.iov_base;
 	PUTS(p, "HTTP/1.1 ");
-	snprintf(code, sizeof(code), "%u ", m->status);
-	PUTS(p, code);
+	if (m->status >= 100 && m->status <= 999) {	/* NB: no printf */
+		*p++ = '0' + m->status / 100;
+		*p++ = '0' + m->status / 10 % 10;
+		*p++ = '0' + m->status % 10;
+		*p++ = ' ';
+	} else {
+		snprintf(code, sizeof(code), "%u ", m->status);
+		PUTS(p, code);
+	}
 	if (m->reason_len)
 		PUT(p, m->buf + m->reason_off, m->reason_len);
 	else
@@ -596,6 +603,8 @@ write_response_head(struct conn *c, struct bconn *b, struct evbuffer *out)
 		PUT(p, "\r\n", 2);
 	} else if (b->rechunk && c->req.minor == 1)
 		PUTS(p, "Transfer-Encoding: chunked\r\n");
+	if (c->wh->w->draining)		/* drain began while at the backend */
+		c->keepalive = false;
 	if (!b->tunnel && !c->keepalive)
 		PUTS(p, "Connection: close\r\n");
 	else if (!b->tunnel && c->req.minor == 0)
@@ -622,7 +631,7 @@ bad_gateway(struct bconn *b, unsigned status)
 static bool
 resp_head_buffered(struct bconn *b)
 {
-	struct evbuffer		*in = bufferevent_get_input(b->bev);
+	struct evbuffer		*in = sio_input(b->io);
 	struct evbuffer_ptr	 pos;
 	struct evbuffer_iovec	 v[8];
 	enum hp_res		 r = HP_MORE;
@@ -676,15 +685,15 @@ start_tunnel(struct conn *c, struct bconn *b)
 	c->state = CS_TUNNEL;
 	c->status = 101;
 	b->keepalive = false;
-	write_response_head(c, b, bufferevent_get_output(c->bev));
+	write_response_head(c, b, sio_output(c->io));
 	b->head_sent = true;
 	conn_account(c);
 	/* NB: a tunnel is idle as long as its peers like. */
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	bufferevent_set_timeouts(b->bev, NULL, NULL);
-	bufferevent_enable(c->bev, EV_READ);
-	tunnel_move(c->bev, b->bev);
-	tunnel_move(b->bev, c->bev);
+	sio_set_timeouts(c->io, 0, 0);
+	sio_set_timeouts(b->io, 0, 0);
+	sio_enable(c->io, EV_READ);
+	tunnel_move(c->io, b->io);
+	tunnel_move(b->io, c->io);
 }
 
 /* Returns true when a head was taken and the body may follow. */
@@ -692,7 +701,7 @@ static bool
 read_resp_head(struct bconn *b)
 {
 	struct conn	*c = b->c;
-	struct evbuffer	*in = bufferevent_get_input(b->bev);
+	struct evbuffer	*in = sio_input(b->io);
 	size_t		 hl;
 	char		 err[128];
 
@@ -729,7 +738,7 @@ read_resp_head(struct bconn *b)
 	}
 	resp_framing(c, b);
 	c->status = b->resp.status;
-	write_response_head(c, b, bufferevent_get_output(c->bev));
+	write_response_head(c, b, sio_output(c->io));
 	b->head_sent = true;
 	return true;
 }
@@ -739,8 +748,8 @@ static void
 forward_body(struct bconn *b)
 {
 	struct conn	*c = b->c;
-	struct evbuffer	*in = bufferevent_get_input(b->bev);
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*in = sio_input(b->io);
+	struct evbuffer	*out = sio_output(c->io);
 	uint64_t	 n;
 	enum hp_res	 r;
 
@@ -768,18 +777,18 @@ forward_body(struct bconn *b)
 		return;
 	}
 	if (evbuffer_get_length(out) >= c->wh->cfg->buffer_size)
-		bufferevent_disable(b->bev, EV_READ);
+		sio_disable(b->io, EV_READ);
 }
 
 static void
-be_readcb(struct bufferevent *bev, void *arg)
+be_readcb(struct sio *io, void *arg)
 {
 	struct bconn	*b = arg;
 	struct conn	*c = b->c;
 
 	b->got_byte = true;
 	if (b->tunnel) {
-		tunnel_move(b->bev, c->bev);
+		tunnel_move(b->io, c->io);
 		return;
 	}
 	if (!b->head_sent && !read_resp_head(b))
@@ -800,14 +809,13 @@ replayable(const struct conn *c)
 static void
 be_connected(struct bconn *b)
 {
-	struct timeval	tv;
 	int		one = 1;
 
 	b->connected = true;
-	setsockopt(bufferevent_getfd(b->bev), IPPROTO_TCP, TCP_NODELAY, &one,
+	setsockopt(sio_fd(b->io), IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
-	bufferevent_set_timeouts(b->bev, tv_of(b->wh->cfg->timeout_server,
-	    &tv), tv_of(b->wh->cfg->timeout_server, &tv));
+	sio_set_timeouts(b->io, b->wh->cfg->timeout_server,
+	    b->wh->cfg->timeout_server);
 	/* Passive health (issue 5): a successful connect. */
 	balance_report(b->wh->w->db, b->backend, true);
 	if (b->c != NULL)
@@ -821,7 +829,7 @@ be_lost(struct bconn *b, short what)
 	struct conn *c = b->c;
 
 	if (b->tunnel) {
-		tunnel_move(b->bev, c->bev);
+		tunnel_move(b->io, c->io);
 		proxy_abort(c);
 		conn_close_after_write(c);
 		return;
@@ -832,22 +840,22 @@ be_lost(struct bconn *b, short what)
 		conn_dispatch(c);
 		return;
 	}
-	if (b->head_sent && b->until_close && (what & BEV_EVENT_EOF)) {
+	if (b->head_sent && b->until_close && (what & SIO_EOF)) {
 		forward_body(b);
 		if (b->c != NULL)
 			resp_done(b);
 		return;
 	}
-	bad_gateway(b, (what & BEV_EVENT_TIMEOUT) ? 504 : 502);
+	bad_gateway(b, (what & SIO_TIMEOUT) ? 504 : 502);
 }
 
 static void
-be_eventcb(struct bufferevent *bev, short what, void *arg)
+be_eventcb(struct sio *io, short what, void *arg)
 {
 	struct bconn	*b = arg;
 	struct conn	*c = b->c;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & SIO_CONNECTED) {
 		be_connected(b);
 		return;
 	}
@@ -859,9 +867,9 @@ be_eventcb(struct bufferevent *bev, short what, void *arg)
 		/* Passive health (issue 5): refused or timed out. */
 		balance_report(c->wh->w->db, b->backend, false);
 		log_debug("%s: backend %u: connect %s", __func__, b->backend,
-		    (what & BEV_EVENT_TIMEOUT) ? "timed out" :
+		    (what & SIO_TIMEOUT) ? "timed out" :
 		    strerror(EVUTIL_SOCKET_ERROR()));
-		attempt_failed(c, !(what & BEV_EVENT_TIMEOUT));
+		attempt_failed(c, !(what & SIO_TIMEOUT));
 		return;
 	}
 	be_lost(b, what);

@@ -6,6 +6,11 @@
  * with whatever the rule is now. Spin's timeout answers the `timeout`
  * page (504); a client that goes away while parked is dropped at once
  * (conn_eventcb sees the EOF), so nothing reaches a backend.
+ *
+ * hold_when_down parks a proxy request the same way (c->held) when no
+ * backend is usable; besides a rule change, CH_BACKEND_UP releases every
+ * held request to re-run the proxy decision (one with still no usable
+ * backend parks again, keeping its deadline: rec->timeout_s, 504).
  */
 #include "config.h"
 
@@ -124,11 +129,20 @@ spin_park(struct conn *c, const struct rule_rec *rec)
 	evtimer_add(c->timer, &tv);
 }
 
+/* hold_when_down: no usable backend; wait for one like spin does. */
+void
+spin_hold(struct conn *c, const struct rule_rec *rec)
+{
+	c->held = true;
+	spin_park(c, rec);
+}
+
 void
 spin_unpark(struct conn *c)
 {
 	struct spin_host	*sh = c->spin, **bp;
 
+	c->held = false;
 	if (sh == NULL)
 		return;
 	TAILQ_REMOVE(&sh->parked, c, spin_link);
@@ -223,4 +237,46 @@ void
 spin_release_all(struct worker_http *wh)
 {
 	release_matching(wh, NULL);
+}
+
+static struct conn **
+held_snapshot(struct worker_http *wh, size_t *np)
+{
+	struct spin_host	*sh;
+	struct conn		*c, **v;
+	size_t			 i, n = 0;
+
+	if ((v = calloc(wh->nparked, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < wh->spin_buckets; i++)
+		for (sh = wh->spin_tab[i]; sh != NULL; sh = sh->next)
+			TAILQ_FOREACH(c, &sh->parked, spin_link)
+				if (c->held && n < wh->nparked)
+					v[n++] = c;
+	*np = n;
+	return v;
+}
+
+/*
+ * A backend became usable: re-run the proxy decision of every held
+ * request. NB: the index is not matched against the rules (that needs
+ * the rule, which dispatch resolves anyway); a request whose rule still
+ * has no usable backend parks again, in O(1).
+ */
+void
+spin_backend_up(struct worker_http *wh, uint32_t backend_idx)
+{
+	struct conn	**v;
+	size_t		  i, n;
+
+	if (wh->nparked == 0 || (v = held_snapshot(wh, &n)) == NULL)
+		return;
+	log_debug("%s: backend %u: releasing %zu held requests", __func__,
+	    backend_idx, n);
+	for (i = 0; i < n; i++) {
+		spin_unpark(v[i]);
+		v[i]->state = CS_HEAD;
+		conn_dispatch(v[i]);
+	}
+	free(v);
 }

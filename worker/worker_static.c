@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "worker_sio.h"
 
 #include "../common/log.h"
 #include "../common/ruledb.h"
@@ -201,7 +201,7 @@ send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %u %s", status,
 	    hp_reason(status));
 	c->state = CS_RESPOND;
-	evbuffer_add(bufferevent_get_output(c->bev), line, n);
+	evbuffer_add(sio_output(c->io), line, n);
 	c->bytes_out += n;
 	conn_respond(c, status, eol, pg->len - (eol - pg->data), true);
 }
@@ -219,7 +219,7 @@ send_builtin(struct conn *c, const struct builtin *b, unsigned status)
 	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s\r\n",
 	    status, hp_reason(status), blen,
 	    c->keepalive ? "" : "Connection: close\r\n");
-	evbuffer_add(bufferevent_get_output(c->bev), head, n);
+	evbuffer_add(sio_output(c->io), head, n);
 	c->bytes_out += n;
 	conn_respond(c, status, b->body, blen, false);
 }
@@ -299,7 +299,7 @@ static_redirect(struct conn *c, const struct rule_rec *rec)
 	const struct hp_msg	*m = &c->req;
 	const char		*to, *path = "/";
 	size_t			 tlen, plen = 1;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*out = sio_output(c->io);
 	size_t			 before = evbuffer_get_length(out);
 
 	if ((to = redirect_base(c, rec, &tlen)) == NULL) {
