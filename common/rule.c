@@ -216,6 +216,20 @@ dns_name_ok(const char *s, size_t n)
 	return s[n - 1] != '-';
 }
 
+/* "[v6]": an IPv6 literal, as a Host header names one ("[::1]:8080"). */
+static bool
+v6_literal_ok(const char *s, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (n < 4 || n - 2 >= sizeof(buf) || s[0] != '[' || s[n - 1] != ']')
+		return false;
+	memcpy(buf, s + 1, n - 2);
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
 enum rule_perr
 rule_key_check(const char *host, char *key, size_t keylen, char *err,
     size_t errlen)
@@ -231,8 +245,8 @@ rule_key_check(const char *host, char *key, size_t keylen, char *err,
 	n = strlen(name);
 	if (n > 0 && name[n - 1] == '.')
 		n--;
-	if (!dns_name_ok(name, n) || plen + n + 1 > keylen ||
-	    n > RULE_HOST_MAX)
+	if (!(dns_name_ok(name, n) || v6_literal_ok(name, n)) ||
+	    plen + n + 1 > keylen || n > RULE_HOST_MAX)
 		return rule_fail(err, errlen, RULE_EINVAL, "hostname_invalid");
 	for (i = 0; i < plen + n; i++)
 		key[i] = (char)tolower((unsigned char)host[i]);
@@ -393,7 +407,7 @@ static const struct kwarg kwargs_table[] = {
 	{ A(RULE_PROXY), "backends", kw_backends, true },
 	{ A(RULE_PROXY), "attempts", kw_attempts, false },
 	{ A(RULE_PROXY), "delay", kw_delay, false },
-	{ A(RULE_PROXY), "algorithm", kw_algorithm, false },
+	{ A(RULE_PROXY) | A(RULE_REDIRECT), "algorithm", kw_algorithm, false },
 	{ A(RULE_PROXY), "hold_when_down", kw_hold, false },
 	{ A(RULE_PROXY) | A(RULE_SPIN), "timeout", kw_timeout, false },
 	{ A(RULE_SPIN), "check_interval", kw_check_interval, false },

@@ -88,6 +88,19 @@ man_commands(void)
 
 /* Mantrid-client sent every option as a string; we send numbers and
  * bools as such, and backends as Mantrid's [host, port] pairs. */
+/* A value written as JSON (it starts with '[' or '{'), or a usage error. */
+static struct json_object *
+json_value(const char *key, const char *v)
+{
+	enum json_tokener_error jerr;
+	struct json_object *o;
+
+	if ((o = json_tokener_parse_verbose(v, &jerr)) == NULL)
+		die(EXIT_USAGE, "%s: bad JSON: %s", key,
+		    json_tokener_error_desc(jerr));
+	return o;
+}
+
 static struct json_object *
 option_value(const char *key, const char *v)
 {
@@ -96,6 +109,8 @@ option_value(const char *key, const char *v)
 
 	if (strcmp(key, "type") == 0 || strcmp(key, "redirect_to") == 0)
 		return json_object_new_string(v);
+	if (*v == '[' || *v == '{')
+		return json_value(key, v);
 	if (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0)
 		return json_object_new_boolean(strcasecmp(v, "true") == 0);
 	n = strtoll(v, &end, 10);
@@ -128,16 +143,51 @@ backend_pair(const char *s)
 	return a;
 }
 
+/*
+ * One entry of backends=... or targets=...: "host:port" or a URL, with an
+ * optional "*WEIGHT" (rbalancer's url*weight) making it an object.
+ */
+static struct json_object *
+list_entry(const char *key, char *tok)
+{
+	struct json_object *o, *e;
+	char *star = strrchr(tok, '*'), *end;
+	long long w = 0;
+	bool backends = strcmp(key, "backends") == 0;
+
+	if (star != NULL) {
+		*star++ = '\0';
+		w = strtoll(star, &end, 10);
+		if (*star == '\0' || *end != '\0' || w < 0)
+			die(EXIT_USAGE, "%s: %s*%s: the weight must be a "
+			    "number >= 0", key, tok, star);
+	}
+	e = backends ? backend_pair(tok) : json_object_new_string(tok);
+	if (star == NULL)
+		return e;
+	o = json_object_new_object();
+	if (backends) {
+		json_object_put(e);
+		e = json_object_new_string(tok);
+	}
+	json_object_object_add(o, backends ? "address" : "url", e);
+	json_object_object_add(o, "weight", json_object_new_int64(w));
+	return o;
+}
+
+/* backends=a:80,b:80*3 / targets=http://a*20,http://b*10, or JSON. */
 static struct json_object *
 list_value(const char *key, char *v)
 {
-	struct json_object *a = json_object_new_array();
+	struct json_object *a;
 	char *tok, *save = NULL;
 
+	if (*v == '[')
+		return json_value(key, v);
+	a = json_object_new_array();
 	for (tok = strtok_r(v, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save))
-		json_object_array_add(a, strcmp(key, "backends") == 0 ?
-		    backend_pair(tok) : json_object_new_string(tok));
+		json_object_array_add(a, list_entry(key, tok));
 	return a;
 }
 

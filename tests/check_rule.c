@@ -58,6 +58,9 @@ static const struct {
 	{ "[\"empty\", {\"code\": 204}, true]", RULE_EMPTY, 0, NULL },
 	{ "[\"empty\", {\"code\": \"503\"}, true]", RULE_EMPTY, 0, NULL },
 	{ "[\"unknown\", {}, false]", RULE_UNKNOWN, 0, NULL },
+	{ "[\"redirect\", {\"targets\": [\"http://127.0.0.1:8080\"], "
+	    "\"algorithm\": \"roundrobin\"}, false]",
+	    RULE_REDIRECT, 1, "127.0.0.1:8080" },
 };
 
 START_TEST(test_good)
@@ -233,6 +236,13 @@ static const struct {
 	{ "http://a.b", "http://a.b" },
 	{ "localhost", "localhost" },
 	{ "a_b.example.com", "a_b.example.com" },
+	{ "[::1]", "[::1]" },
+	{ "[2001:DB8::1]", "[2001:db8::1]" },
+	{ "http://[::1]", "http://[::1]" },
+	{ "[::1]:80", NULL },
+	{ "[::1", NULL },
+	{ "[zz::1]", NULL },
+	{ "[]", NULL },
 	{ "", NULL },
 	{ "bad..host", NULL },
 	{ ".lead.dot", NULL },

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (IS_ROOT, MANTRIDCTL, NOBODY, Mantrid, SkipTest,  # noqa
-                     check, run_tests)
+                     check, http_raw, run_tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "mantrid-state.json")
@@ -115,6 +115,45 @@ def test_extra_commands():
             ok(*t, "-m", str(j["generation"]), "delete", "j.com")
             j = json.loads(ok(*t, "--json", "list"))
             check(j == {"only.com": ["spin", {}, False]}, "list --json")
+
+
+def test_weights_and_json_values():
+    """rbalancer's url*weight and host:port*weight forms, JSON values, an
+    algorithm on a redirect farm, and a rule for an IPv6 literal host."""
+    with Mantrid() as m:
+        t = ["-s", m.socket]
+        ok(*t, "set", "img.example.com", "redirect", "false",
+           "targets=http://localhost:80*20,http://127.0.0.1*10",
+           "algorithm=roundrobin")
+        got = json.loads(ok(*t, "get", "img.example.com"))
+        check(got == ["redirect", {
+            "targets": [{"url": "http://localhost:80", "weight": 20},
+                        {"url": "http://127.0.0.1", "weight": 10}],
+            "algorithm": "roundrobin"}, False], "url*weight: %r" % got)
+        ok(*t, "set", "j.example.com", "redirect", "false",
+           'targets=[{"url": "http://127.0.0.2", "weight": 3}]')
+        got = json.loads(ok(*t, "get", "j.example.com"))
+        check(got[1]["targets"] == [{"url": "http://127.0.0.2",
+                                     "weight": 3}], "JSON targets: %r" % got)
+        ok(*t, "set", "w.example.com", "proxy", "false",
+           "backends=127.0.0.1:8000*3,127.0.0.1:8001")
+        got = json.loads(ok(*t, "get", "w.example.com"))
+        check(got[1]["backends"] == [{"address": "127.0.0.1:8000",
+                                      "weight": 3}, ["127.0.0.1", 8001]],
+              "host:port*weight: %r" % got)
+        ok(*t, "set", "[::1]", "empty", "false", "code=204")
+        check(json.loads(ok(*t, "get", "[::1]"))[0] == "empty",
+              "IPv6 literal host")
+        out = http_raw(m.port, b"GET / HTTP/1.1\r\nHost: [::1]:%d\r\n"
+                       b"Connection: close\r\n\r\n" % m.port)
+        check(out.startswith(b"HTTP/1.1 204"), "Host [::1]: %r" % out[:40])
+        for bad, why in (("targets=http://localhost*x", "weight"),
+                         ("targets=[{", "bad JSON")):
+            rc, _, err = ctl(*t, "set", "k.example.com", "redirect", "false",
+                             bad)
+            check(rc == 2 and why in err, "%s: rc %d: %s" % (bad, rc, err))
+        check(json.loads(ok(*t, "get", "k.example.com") or "null") is None,
+              "a refused set left a rule")
 
 
 def test_errors_and_usage():
@@ -236,6 +275,7 @@ def test_socket_protocol_errors():
 
 if __name__ == "__main__":
     run_tests([test_mantrid_client_commands, test_extra_commands,
+               test_weights_and_json_values,
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,
                test_socket_protocol_errors])
