@@ -6,7 +6,7 @@
  *
  *	bench/bench_ruledb [max_hosts]		(default 1000000)
  *
- * Not run by make check. Results: bench/RESULTS-ruledb.md.
+ * Not run by make check. Results: bench/RESULTS.md.
  */
 #include "config.h"
 

@@ -16,7 +16,7 @@ man-commands: mantridctl
 .PHONY: man-commands
 
 # bench/bench_control: durable sets per second over the control socket
-# (driven by bench/bench_control.py; results in bench/RESULTS-control.md).
+# (driven by bench/bench_control.py; results in bench/RESULTS.md).
 noinst_PROGRAMS += bench/bench_control
 bench_bench_control_SOURCES = bench/bench_control.c
 bench_bench_control_LDADD = -lpthread

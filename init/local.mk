@@ -25,7 +25,7 @@ init_static = etc/static/no-hosts.http etc/static/unknown.http \
 
 EXTRA_DIST += init/mantrid init/mantrid-prepare init/mantrid.service \
 	init/mantrid.logrotate init/mantrid.default etc/mantrid.conf \
-	$(init_static) tests/test_init.sh man/ops.inc.md
+	$(init_static) tests/test_init.sh
 
 TESTS += tests/test_init.sh
 

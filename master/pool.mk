@@ -13,8 +13,6 @@ tests_check_balance_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_balance_LDADD = worker/libworker.a common/libcommon.a \
 	$(LIBEVENT_LIBS) $(JSONC_LIBS) $(CHECK_LIBS)
 
-EXTRA_DIST += man/pool.inc.md
-
 if HAVE_CHECK
 check_PROGRAMS += tests/check_health
 TESTS += tests/check_health

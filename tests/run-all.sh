@@ -72,10 +72,10 @@ run_build plain
 run_build sanitizers --enable-sanitizers
 
 echo "== distcheck (unit tests only)"
-if (cd build/plain && make -s distcheck TESTS="$(cd "$top" && ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')" >/dev/null 2>build/distcheck.err); then
+if (cd build/plain && make -s distcheck TESTS="$(cd "$top" && ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')" >/dev/null 2>"$top/build/distcheck.err"); then
 	total_pass=$((total_pass + 1))
 else
-	tail -30 build/distcheck.err 2>/dev/null || true
+	tail -30 "$top/build/distcheck.err" 2>/dev/null || true
 	total_fail=$((total_fail + 1))
 fi
 

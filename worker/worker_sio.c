@@ -5,7 +5,7 @@
  * non-blocking connect, inactivity timeouts on libevent common timeouts.
  *
  * Per request and direction this costs one recv and one send (sendmsg):
- * no FIONREAD, no epoll_ctl while the peer keeps up (bench/RESULTS-data.md
+ * no FIONREAD, no epoll_ctl while the peer keeps up (bench/RESULTS.md
  * has the before and after).
  */
 #include "config.h"
