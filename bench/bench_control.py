@@ -59,6 +59,8 @@ def main():
         st, info, _ = m.api("GET", "/info/")
         check(info["rules"] == a.hosts, "rules: %r" % info)
         for clients, n in ((1, a.seq), (a.clients, a.conc)):
+            # the machine is shared: say how busy it was
+            print("load average %.2f %.2f %.2f" % os.getloadavg())
             p = subprocess.run([BENCH, "-s", m.socket, "-c", str(clients),
                                 "-n", str(n), "-H", str(a.hosts)],
                                capture_output=True, text=True)

@@ -4,9 +4,10 @@
  * dispatch generated from common/cmd.h's table.
  *
  * A mutation: validate everything first (a rejected request changes
- * nothing), publish it in shm (workers see it at once; spinning requests
- * are released by master_notify), append it to the journal, and reply
- * only after master_state_barrier() says the journal is on disk.
+ * nothing), publish it in shm (workers see it at once), append it to the
+ * journal, and reply only after master_state_barrier() says the journal
+ * is on disk. Spinning requests are released by the workers' channel
+ * messages, which go out once per event-loop pass (notify_flush).
  * Master only.
  */
 #include "config.h"
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "../common/log.h"
@@ -232,6 +234,74 @@ cmd_save(struct master *m, struct json_object *args,
 	return CMD_OK;
 }
 
+/* ---- worker notification ------------------------------------------------ */
+
+/*
+ * A worker wakes for every channel message, and on a 2-CPU box each
+ * wake-up was a context switch per set. So the keys changed in one
+ * event-loop pass are sent back to back at its end (the worker drains
+ * them in one wake-up), deduplicated; a pass that changed more than
+ * NOTIFY_KEYS keys, or replaced them all, sends one CH_RESYNC instead.
+ * NB: spin release is delayed by the rest of the pass only (microseconds),
+ * and happens before the change is durable, as before.
+ */
+#define NOTIFY_KEYS	64
+
+static struct {
+	struct event	*ev;
+	bool		 armed;
+	bool		 resync;
+	size_t		 n;
+	char		 keys[NOTIFY_KEYS][RULE_KEY_MAX + 1];
+} nq;
+
+static void
+notify_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+	struct channel_msg msg;
+	size_t i;
+
+	nq.armed = false;
+	if (nq.resync) {
+		memset(&msg, 0, sizeof(msg));
+		msg.type = CH_RESYNC;
+		msg.generation = ruledb_generation(m->db);
+		master_notify_msg(m, &msg);
+	} else
+		for (i = 0; i < nq.n; i++)
+			master_notify(m, nq.keys[i]);
+	nq.n = 0;
+	nq.resync = false;
+}
+
+/* key NULL: everything may have changed. */
+static void
+notify_later(struct master *m, const char *key)
+{
+	size_t i;
+
+	if (nq.ev == NULL && m->base != NULL)
+		nq.ev = event_new(m->base, -1, 0, notify_flush, m);
+	if (key == NULL || nq.n == NOTIFY_KEYS)
+		nq.resync = true;
+	else if (!nq.resync) {
+		for (i = 0; i < nq.n && strcmp(nq.keys[i], key) != 0; i++)
+			;
+		if (i == nq.n)
+			snprintf(nq.keys[nq.n++], sizeof(nq.keys[0]), "%s", key);
+	}
+	if (nq.ev == NULL) {		/* no event loop (yet): now */
+		notify_flush(-1, 0, m);
+		return;
+	}
+	/* NB: queued behind every event already active in this pass. */
+	if (!nq.armed) {
+		nq.armed = true;
+		event_active(nq.ev, EV_TIMEOUT, 1);
+	}
+}
+
 /* ---- mutations ---------------------------------------------------------- */
 
 static int
@@ -262,7 +332,7 @@ cmd_set(struct master *m, struct json_object *args,
 	rule_free(&r);
 	if ((rc = ruledb_status(e, err, errlen)) != CMD_OK)
 		return rc;
-	master_notify(m, key);
+	notify_later(m, key);
 	if (master_state_log_set(m, key, triple) == -1)
 		return journal_failed(err, errlen);
 	return CMD_OK;
@@ -281,7 +351,7 @@ cmd_delete(struct master *m, struct json_object *args,
 	/* Mantrid: deleting a missing host is fine, and changes nothing. */
 	if (ruledb_delete(m->db, key) != RULEDB_OK)
 		return CMD_OK;
-	master_notify(m, key);
+	notify_later(m, key);
 	if (master_state_log_delete(m, key) == -1)
 		return journal_failed(err, errlen);
 	return CMD_OK;
@@ -343,7 +413,6 @@ cmd_set_all(struct master *m, struct json_object *args,
 {
 	struct set_all sa = { NULL, NULL, NULL, 0 };
 	struct json_object *hosts = NULL;
-	struct channel_msg msg;
 	enum ruledb_err e;
 	int rc;
 
@@ -357,10 +426,7 @@ cmd_set_all(struct master *m, struct json_object *args,
 	set_all_free(&sa);
 	if (rc != CMD_OK)
 		return rc;
-	memset(&msg, 0, sizeof(msg));
-	msg.type = CH_RESYNC;
-	msg.generation = ruledb_generation(m->db);
-	master_notify_msg(m, &msg);
+	notify_later(m, NULL);
 	if (master_state_log_set_all(m, hosts) == -1)
 		return journal_failed(err, errlen);
 	return CMD_OK;

@@ -4,8 +4,9 @@
  * plane as a whole (control socket, REST, state journal). Master only.
  *
  * The socket is created before chroot and the privilege drop (mode 0660,
- * owned by the daemon's user and group); each peer's uid is checked with
- * SO_PEERCRED: root, the daemon's own uid and control_allow's uids get in.
+ * owned by the user and group the daemon drops to); each peer's uid is
+ * checked with SO_PEERCRED: root, the daemon's own uid and control_allow's
+ * uids get in.
  * A bad request gets an error reply naming the problem and the connection
  * goes on; a request over CTL_LINE_MAX is answered once and its bytes are
  * skipped up to the next newline. Requests on one connection run in order:
@@ -94,6 +95,13 @@ ctl_stale(const struct sockaddr_un *sun)
 	return unlink(sun->sun_path);
 }
 
+/*
+ * The socket, and a directory made for it, belong to the user and group
+ * the daemon runs as after the drop (run_uid/run_gid: the configured
+ * user and group, else the default user's), not to the root that made
+ * them: the daemon's own user must get through the 0660 mode too. When
+ * not started as root they are ours already.
+ */
 static void
 ctl_mkdir_parent(const struct master *m, const char *path)
 {
@@ -102,9 +110,8 @@ ctl_mkdir_parent(const struct master *m, const char *path)
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	dir = dirname(buf);
-	if (mkdir(dir, 0755) == 0 && m->cfg.have_user &&
-	    chown(dir, m->cfg.uid, m->cfg.have_group ? m->cfg.gid :
-	    (gid_t)-1) == -1)
+	if (mkdir(dir, 0755) == 0 && geteuid() == 0 &&
+	    chown(dir, m->run_uid, m->run_gid) == -1)
 		log_warn("%s: chown %s", __func__, dir);
 }
 
@@ -115,9 +122,7 @@ ctl_own(const struct master *m, const char *path)
 		log_warn("%s: chmod %s", __func__, path);
 		return -1;
 	}
-	if ((m->cfg.have_user || m->cfg.have_group) && geteuid() == 0 &&
-	    chown(path, m->cfg.have_user ? m->cfg.uid : (uid_t)-1,
-	    m->cfg.have_group ? m->cfg.gid : (gid_t)-1) == -1) {
+	if (geteuid() == 0 && chown(path, m->run_uid, m->run_gid) == -1) {
 		log_warn("%s: chown %s", __func__, path);
 		return -1;
 	}
@@ -227,8 +232,19 @@ ctl_done(enum cmd_status st, struct json_object *result, uint64_t gen,
     const char *err, void *arg)
 {
 	struct ctl_conn *c = arg;
+	char line[96];
+	int n;
 
-	ctl_send(c, ctlproto_reply(st, gen, result, err));
+	/* NB: a mutation's reply, written as ctlproto_line(ctlproto_reply())
+	 * would write it, without building and serializing a tree per set. */
+	if (st == CMD_OK && result == NULL) {
+		n = snprintf(line, sizeof(line),
+		    "{\"ok\":true,\"generation\":%llu,\"result\":null}\n",
+		    (unsigned long long)gen);
+		if (!c->closed)
+			ctl_write(c, line, (size_t)n);
+	} else
+		ctl_send(c, ctlproto_reply(st, gen, result, err));
 	c->busy = false;
 	if (c->in_dispatch)
 		return;		/* ctl_process()'s loop goes on */

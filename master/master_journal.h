@@ -23,8 +23,9 @@ int	journal_open(int dirfd, const char *base, unsigned n);
 int	journal_start(struct event_base *);
 /* Append one record (a '\n'-terminated line). Not durable yet. */
 int	journal_append(const char *line, size_t len);
-/* done(error, arg) once everything appended so far is on disk; lone:
- * the caller knows of no other client (sync inline, no thread hop). */
+/* done(error, arg) once everything appended so far is on disk. The sync
+ * starts at the end of this event-loop pass; lone: the caller knows of
+ * no other client (then it may run inline, no thread hop). */
 void	journal_barrier(state_done_cb, void *arg, bool lone);
 /* Switch to journal n+1; the old one is still synced for its waiters.
  * Returns the old number, or -1 (nothing changed). */

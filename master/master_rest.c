@@ -13,7 +13,8 @@
  * control socket takes and runs through master_cmd_run(). What it adds is
  * HTTP's: status codes, ETag = generation, If-Match -> 412, 413 over the
  * body limit, Bearer auth when management_token is set, and a JSON
- * Content-Type on every reply. Master only.
+ * Content-Type on every reply, evhttp's own error replies included
+ * (json_errors below). Master only.
  */
 #include "config.h"
 
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -39,12 +41,8 @@
 #include "master_cmd.h"
 #include "master_rest.h"
 
-/*
- * NB: evhttp answers a body over its own limit with an HTML 413, so its
- * limit is a hard cap well above ours and the JSON 413 is ours.
- */
+/* evhttp's limit: a bigger body is read and dropped, then answered 413. */
 #define REST_BODY_MAX		(32u << 20)
-#define REST_BODY_HARD_MAX	(4 * (size_t)REST_BODY_MAX)
 #define REST_PATH_MAX		1024
 #define SERIALIZE (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -82,8 +80,12 @@ reply_json(struct master *m, struct evhttp_request *req, int code,
 	size_t n;
 	char tag[32];
 
-	s = json_object_to_json_string_length(body, SERIALIZE, &n);
-	evbuffer_add(out, s, n);
+	/* NB: evhttp 2.1 would send a HEAD reply's body, without a length:
+	 * the next reply on the connection would be read as part of it. */
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		s = json_object_to_json_string_length(body, SERIALIZE, &n);
+		evbuffer_add(out, s, n);
+	}
 	evhttp_add_header(h, "Content-Type", "application/json");
 	if (etag) {
 		snprintf(tag, sizeof(tag), "\"%" PRIu64 "\"",
@@ -493,6 +495,164 @@ master_rest_pending(void)
 	return rest_pending;
 }
 
+/* ---- evhttp's own error replies ----------------------------------------- */
+
+/*
+ * json_errors: evhttp (libevent 2.1) answers what it rejects before we
+ * see a request -- a malformed request line or header, a header block
+ * over its limit, a body over REST_BODY_MAX, an unknown method, an Expect
+ * other than 100-continue -- with an HTML page, and 2.1 has no hook for
+ * it (2.2 has evhttp_set_errorcb). So every connection's output buffer is
+ * watched (evhttp_set_bevcb makes its bufferevent). An evhttp error page
+ * is its status line, then "Content-Type: text/html" and "Connection:
+ * close" (evhttp_send_page_), which we never send and which cannot occur
+ * inside a JSON body (raw CR LF); and it is the last reply written on its
+ * connection. It is rewritten, status line kept, into a JSON reply before
+ * it is sent: evhttp writes a reply into the buffer in one go, and the
+ * socket write happens only once epoll says so, so a fix-up activated now
+ * runs first, in this same loop pass.
+ * NB: libevent 2.1 reports a malformed chunked body as too long: 413.
+ */
+static const char html_sig[] =
+    "\r\nContent-Type: text/html\r\nConnection: close\r\n";
+#define HTML_SIG_LEN	(sizeof(html_sig) - 1)
+#define STATUS_MAX	128	/* "HTTP/1.1 413 Request Entity Too Large" */
+
+struct fixup {
+	struct event		*ev;
+	struct bufferevent	*bev;
+};
+
+static const char *
+http_error_name(int code)
+{
+	switch (code) {
+	case 400:
+		return "bad_request";
+	case 413:
+		return "request_too_large";
+	case 417:
+		return "expectation_failed";
+	case 501:
+		return "method_not_implemented";
+	default:
+		return "http_error";
+	}
+}
+
+/* Offset of the page's status line, *sig_at of its end; -1 if none. */
+static ev_ssize_t
+html_page_start(struct evbuffer *out, size_t *sig_at)
+{
+	struct evbuffer_ptr p, from;
+	char line[STATUS_MAX + 1];
+	size_t back, i;
+
+	p = evbuffer_search(out, html_sig, HTML_SIG_LEN, NULL);
+	if (p.pos < 0)
+		return -1;
+	back = (size_t)p.pos < STATUS_MAX ? (size_t)p.pos : STATUS_MAX;
+	if (evbuffer_ptr_set(out, &from, (size_t)p.pos - back,
+	    EVBUFFER_PTR_SET) == -1 ||
+	    evbuffer_copyout_from(out, &from, line, back) !=
+	    (ev_ssize_t)back)
+		return -1;
+	line[back] = '\0';
+	for (i = back; i-- > 0;)
+		if (strncmp(line + i, "HTTP/1.", 7) == 0) {
+			*sig_at = (size_t)p.pos;
+			return (ev_ssize_t)((size_t)p.pos - (back - i));
+		}
+	return -1;
+}
+
+static void
+json_fixup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fixup *f = arg;
+	struct evbuffer *out = bufferevent_get_output(f->bev);
+	struct evbuffer *keep;
+	char status[STATUS_MAX + 1], body[64];
+	ev_ssize_t start;
+	size_t sig_at = 0, slen;
+	int code = 0, n;
+	bool frozen;
+
+	/* NB: a socket bufferevent keeps its output's front frozen after
+	 * its first write (only its own write may drain it): thaw it for
+	 * the rewrite, and put it back as it was. */
+	if ((frozen = evbuffer_copyout(out, status, 1) == -1))
+		evbuffer_unfreeze(out, 1);
+	if ((start = html_page_start(out, &sig_at)) >= 0 &&
+	    (keep = evbuffer_new()) != NULL) {
+		slen = sig_at - (size_t)start;
+		evbuffer_remove_buffer(out, keep, (size_t)start);
+		evbuffer_remove(out, status, slen);
+		status[slen] = '\0';
+		evbuffer_drain(out, evbuffer_get_length(out));
+		evbuffer_add_buffer(out, keep);
+		evbuffer_free(keep);
+		(void)sscanf(status, "HTTP/1.%*d %d", &code);
+		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}",
+		    http_error_name(code));
+		evbuffer_add_printf(out, "%s\r\nContent-Type: application/json"
+		    "\r\nETag: \"%" PRIu64 "\"\r\nContent-Length: %d\r\n"
+		    "Connection: close\r\n\r\n%s", status,
+		    ruledb_generation(master_self->db), n, body);
+		log_debug("%s: evhttp's %d reply sent as JSON", __func__, code);
+	}
+	if (frozen)
+		evbuffer_freeze(out, 1);
+	bufferevent_decref(f->bev);
+	event_free(f->ev);
+	free(f);
+}
+
+static void
+json_watch_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent *bev = arg;
+	struct evbuffer_ptr from;
+	size_t len = evbuffer_get_length(out), at;
+	struct fixup *f;
+
+	if (info->n_added == 0)
+		return;
+	/* what was just added, and a signature's length before it */
+	at = len - info->n_added;
+	at = at > HTML_SIG_LEN ? at - HTML_SIG_LEN : 0;
+	if (evbuffer_ptr_set(out, &from, at, EVBUFFER_PTR_SET) == -1 ||
+	    evbuffer_search(out, html_sig, HTML_SIG_LEN, &from).pos < 0)
+		return;
+	evbuffer_remove_cb(out, json_watch_cb, bev);	/* its last reply */
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->ev = event_new(bufferevent_get_base(bev), -1, 0,
+	    json_fixup_cb, f)) == NULL) {
+		log_warnx("%s: out of memory: an HTML error goes out",
+		    __func__);
+		free(f);
+		return;
+	}
+	f->bev = bev;
+	bufferevent_incref(bev);	/* until the fix-up ran */
+	event_active(f->ev, EV_TIMEOUT, 1);
+}
+
+/* evhttp's own bufferevent, plus the watch. */
+static struct bufferevent *
+json_errors_bev(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+	if (bev != NULL && evbuffer_add_cb(bufferevent_get_output(bev),
+	    json_watch_cb, bev) == NULL) {
+		bufferevent_free(bev);
+		bev = NULL;
+	}
+	return bev;
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 int
@@ -525,8 +685,12 @@ master_rest_start(struct master *m)
 		log_warnx("%s: evhttp_new failed", __func__);
 		return -1;
 	}
-	evhttp_set_max_body_size(rest_http, (ev_ssize_t)REST_BODY_HARD_MAX);
+	evhttp_set_max_body_size(rest_http, (ev_ssize_t)REST_BODY_MAX);
+	/* NB: read an oversized body to its end, so the client, still
+	 * sending, does not lose the 413 to a reset. */
+	evhttp_set_flags(rest_http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_headers_size(rest_http, 64 * 1024);
+	evhttp_set_bevcb(rest_http, json_errors_bev, NULL);
 	evhttp_set_timeout(rest_http, 60);
 	evhttp_set_default_content_type(rest_http, "application/json");
 	/* Every method reaches us, so a 405 is ours and JSON. */

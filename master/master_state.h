@@ -22,7 +22,9 @@ int	master_state_log_delete(struct master *, const char *key);
 int	master_state_log_set_all(struct master *, struct json_object *hosts);
 int	master_state_log_backends(struct master *);
 
-/* Call done(error, arg) once everything appended so far is on disk. */
+/* Call done(error, arg) once everything appended so far is on disk; the
+ * sync starts at the end of this event-loop pass, shared by every
+ * mutation the pass ran (master_journal.c). */
 typedef void (*state_done_cb)(int error, void *arg);
 void	master_state_barrier(struct master *, state_done_cb, void *arg);
 

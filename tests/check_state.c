@@ -3,7 +3,10 @@
  * master/master_journal.c) with the real rule database: Mantrid's format
  * loads as is (fixtures written by hand from its documented format), a
  * round trip keeps rules and counters, journals replay (a torn last record
- * is dropped), and a corrupt file is moved aside, never overwritten.
+ * is dropped, the zeros ahead of the records end them), the backends'
+ * operator settings replay as a whole (what a later record leaves out is
+ * back to its default), and a corrupt file is moved aside, never
+ * overwritten.
  * Each test runs in its own process (Check's fork mode): master_state.c
  * keeps one process-wide state.
  */
@@ -23,6 +26,7 @@
 #include "../common/rule.h"
 #include "../common/ruledb.h"
 #include "../master/master.h"
+#include "../master/master_pool.h"
 #include "../master/master_state.h"
 
 /* Written by hand from Mantrid's docs: what its save() wrote. */
@@ -285,6 +289,107 @@ START_TEST(test_log_then_crash)
 }
 END_TEST
 
+/* The journal is zero-filled ahead of its records: zeros end it. */
+START_TEST(test_journal_zero_tail)
+{
+	static const char rec[] =
+	    "{\"op\":\"set\",\"host\":\"a.com\",\"rule\":[\"spin\",{},false]}\n";
+	static const char late[] =
+	    "{\"op\":\"set\",\"host\":\"b.com\",\"rule\":[\"spin\",{},false]}\n";
+	struct master *m = setup();
+	char path[512], text[4096];
+	FILE *fp;
+	size_t n = 0;
+
+	/* a record, zeros, then a record whose page reached the disk
+	 * before the one in between: never synced, never acknowledged */
+	memcpy(text, rec, sizeof(rec) - 1);
+	n += sizeof(rec) - 1;
+	memset(text + n, 0, 1000);
+	n += 1000;
+	memcpy(text + n, late, sizeof(late) - 1);
+	n += sizeof(late) - 1;
+	memset(text + n, 0, 500);
+	n += 500;
+	snprintf(path, sizeof(path), "%s/state.json.journal.0", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	ck_assert_uint_eq(fwrite(text, 1, n, fp), n);
+	fclose(fp);
+	ck_assert_int_eq(master_state_load(m), 0);
+	ck_assert_str_eq(rule_text(m, "a.com"), "[\"spin\",{},false]");
+	ck_assert_str_eq(rule_text(m, "b.com"), "null");
+}
+END_TEST
+
+static char *
+pool_text(struct master *m)
+{
+	static char buf[1024];
+	struct json_object *o = pool_state_save(m);
+
+	snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return buf;
+}
+
+/*
+ * A "backends" record holds every non-default setting, so one that
+ * leaves a backend out says it is back to the default (enabled, the
+ * rule's weight); and the journal is newer than the state file.
+ */
+START_TEST(test_journal_backends)
+{
+	struct master *m = setup();
+	struct json_object *o, *b;
+
+	put_file("state.json", "{\"hosts\": {\"a.com\": [\"proxy\", "
+	    "{\"backends\": [\"127.0.0.1:8001\", \"127.0.0.1:8002\"]}, "
+	    "false]}, \"stats\": {}, \"backends\": {"
+	    "\"127.0.0.1:8001\": {\"enabled\": false, \"drain\": false, "
+	    "\"weight\": 0}, "
+	    "\"127.0.0.1:8002\": {\"enabled\": true, \"drain\": false, "
+	    "\"weight\": 5}, "
+	    "\"10.9.9.9:80\": {\"enabled\": false, \"drain\": false, "
+	    "\"weight\": 0}}}");
+	/* 8001 drained then back to default; 8002's weight changes;
+	 * 10.9.9.9:80 (in no rule yet) is enabled again */
+	put_file("state.json.journal.0",
+	    "{\"op\":\"backends\",\"backends\":{\"127.0.0.1:8001\":"
+	    "{\"enabled\":true,\"drain\":true,\"weight\":0},"
+	    "\"127.0.0.1:8002\":{\"enabled\":true,\"drain\":false,"
+	    "\"weight\":5}}}\n"
+	    "{\"op\":\"backends\",\"backends\":{\"127.0.0.1:8002\":"
+	    "{\"enabled\":true,\"drain\":false,\"weight\":7}}}\n");
+	ck_assert_int_eq(master_state_load(m), 0);
+	ck_assert_str_eq(pool_text(m), "{\"127.0.0.1:8002\":{\"enabled\":"
+	    "true,\"drain\":false,\"weight\":7}}");
+	/* and the fresh state file says the same */
+	ck_assert_ptr_nonnull(o = read_json("state.json"));
+	ck_assert(json_object_object_get_ex(o, "backends", &b));
+	ck_assert_int_eq(json_object_object_length(b), 1);
+	ck_assert(json_object_object_get_ex(b, "127.0.0.1:8002", NULL));
+	json_object_put(o);
+}
+END_TEST
+
+/* Entries missing fields or with the wrong types are defaults. */
+START_TEST(test_backends_partial_entries)
+{
+	struct master *m = setup();
+
+	put_file("state.json", "{\"hosts\": {\"a.com\": [\"proxy\", "
+	    "{\"backends\": [\"127.0.0.1:8001\", \"127.0.0.1:8002\"]}, "
+	    "false]}, \"stats\": {}, \"backends\": {"
+	    "\"127.0.0.1:8001\": {}, \"127.0.0.1:8002\": {\"weight\": 3}, "
+	    "\"127.0.0.1:8003\": 5}}");
+	ck_assert_int_eq(master_state_load(m), 0);
+	ck_assert_str_eq(pool_text(m), "{\"127.0.0.1:8002\":{\"enabled\":"
+	    "true,\"drain\":false,\"weight\":3}}");
+	ck_assert_uint_eq(ruledb_count(m->db), 1);
+}
+END_TEST
+
 static const char *const corrupt[] = {
 	"{\"hosts\": {\"a.com\": [\"spin\", {}, fal",	/* truncated */
 	"\x01\x02garbage",
@@ -366,6 +471,9 @@ main(void)
 	tcase_add_test(tc, test_journal_replay);
 	tcase_add_test(tc, test_journal_set_all);
 	tcase_add_test(tc, test_log_then_crash);
+	tcase_add_test(tc, test_journal_zero_tail);
+	tcase_add_test(tc, test_journal_backends);
+	tcase_add_test(tc, test_backends_partial_entries);
 	tcase_add_loop_test(tc, test_corrupt, 0,
 	    sizeof(corrupt) / sizeof(corrupt[0]));
 	tcase_add_test(tc, test_empty_file);

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (IS_ROOT, MANTRIDCTL, NOBODY, Mantrid, SkipTest,  # noqa
-                     check, http_raw, run_tests)
+                     check, http_raw, proc_uid, run_tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "mantrid-state.json")
@@ -244,6 +244,41 @@ def test_peer_uid_refused():
         check(st.st_mode & 0o777 == 0o666, "mode")
 
 
+def proc_gid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Gid:"):
+                return int(line.split()[1])
+    return None
+
+
+def test_socket_owned_by_run_user():
+    """Started as root with no user/group set, the daemon drops to its
+    default user: the socket (0660) and the directory made for it belong
+    to that user and group, so the daemon's own user can use them. With
+    only a user set, the group is that user's."""
+    if not IS_ROOT:
+        raise SkipTest("needs root")
+    for conf in ({}, {"user": "nobody"}):
+        with Mantrid(as_root=True, conf=conf) as m:
+            uid, gid = proc_uid(m.pid)[0], proc_gid(m.pid)
+            check(uid != 0 and gid != 0, "not dropped: %d:%d" % (uid, gid))
+            for path, mode in ((m.socket, 0o660),
+                               (os.path.dirname(m.socket), 0o755)):
+                st = os.stat(path)
+                check((st.st_uid, st.st_gid) == (uid, gid),
+                      "%s %r: owner %d:%d, daemon runs as %d:%d"
+                      % (conf, path, st.st_uid, st.st_gid, uid, gid))
+                check(st.st_mode & 0o777 == mode, "%s %r: mode %o"
+                      % (conf, path, st.st_mode & 0o777))
+            as_run = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                      "--clear-groups"]
+            ok("-s", m.socket, "set", "a.com", "spin", "false",
+               prefix=as_run)
+            check("a.com" in ok("-s", m.socket, "list", prefix=as_run),
+                  "list as the daemon's user")
+
+
 def test_socket_protocol_errors():
     """Bad requests get an error line; the connection goes on."""
     with Mantrid() as m:
@@ -268,6 +303,13 @@ def test_socket_protocol_errors():
         r = json.loads(f.readline())
         check(r["ok"] is True and r["result"]["rules"] == 0,
               "connection did not go on: %r" % r)
+        # a mutation's reply, byte for byte what json-c writes for others
+        s.sendall(b'{"cmd": "set", "host": "a.com", "rule": '
+                  b'["spin", {}, false]}\n')
+        line = f.readline()
+        want = '{"ok":true,"generation":%d,"result":null}\n' % (
+            r["result"]["generation"] + 1)
+        check(line == want.encode(), "set reply %r, want %r" % (line, want))
         f.close()
         s.close()
         check(m.proc.poll() is None, "daemon died")
@@ -278,4 +320,4 @@ if __name__ == "__main__":
                test_weights_and_json_values,
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,
-               test_socket_protocol_errors])
+               test_socket_owned_by_run_user, test_socket_protocol_errors])

@@ -1,7 +1,9 @@
 """test_rest.py: the REST API (master/master_rest.c) with curl on every
 endpoint, method and error shape: Mantrid's shapes, 400 reasons, ETag and
-If-Match, 413, JSON content type on every reply, Bearer auth, and the
-refusal to start on a non-loopback bind_management without a token."""
+If-Match, 413, JSON content type on every reply (those libevent's evhttp
+makes itself for malformed requests included, checked with raw sockets),
+Bearer auth, and the refusal to start on a non-loopback bind_management
+without a token."""
 import json
 import os
 import subprocess
@@ -195,7 +197,88 @@ def test_body_limit():
         h = expect(m, "PUT", "/hostname/", 413,
                    {"error": "request_too_large"}, raw_body=big)
         check("etag" in h, "413 without ETag")
+        # with Expect: 100-continue, refused before the body is sent
+        h = expect(m, "PUT", "/hostname/", 413,
+                   {"error": "request_too_large"}, raw_body=big,
+                   headers=["Expect: 100-continue"])
+        # just under the limit is parsed (and is not a rule set)
+        ok = b"{" + b" " * ((32 << 20) - 2) + b"}"
+        expect(m, "PUT", "/hostname/", 200, {"ok": True}, raw_body=ok)
         expect(m, "GET", "/hostname/", 200, {})
+
+
+def raw_replies(data):
+    """Split raw HTTP/1.x responses: [(status, headers, body bytes)]."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        check(sep, "no end of headers in %r" % data[:200])
+        lines = head.decode().split("\r\n")
+        hdrs = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        n = int(hdrs.get("content-length", "0"))
+        out.append((int(lines[0].split()[1]), hdrs, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def check_json_reply(what, reply, status, error):
+    st, hdrs, body = reply
+    check(st == status, "%s: status %d, want %d" % (what, st, status))
+    check(hdrs.get("content-type") == "application/json",
+          "%s: content type %r" % (what, hdrs.get("content-type")))
+    try:
+        got = json.loads(body)
+    except ValueError:
+        raise TestFailure("%s: not JSON: %r" % (what, body))
+    check(got == {"error": error}, "%s: %r" % (what, got))
+
+
+def test_evhttp_errors_are_json():
+    """What libevent rejects before mantrid sees a request gets JSON with
+    evhttp's status, not evhttp's HTML page."""
+    cases = [
+        (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+        (b"GET /hostname/ HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+         400, "bad_request"),
+        (b"GET /hostname/ HTTP/3.0\r\n\r\n", 400, "bad_request"),
+        (b"GET /hostname/ HTTP/1.1\r\nHost: x\r\nX-Big: "
+         + b"a" * (70 << 10) + b"\r\n\r\n", 400, "bad_request"),
+        (b"BREW /hostname/ HTTP/1.1\r\nHost: x\r\n\r\n", 501,
+         "method_not_implemented"),
+        (b"PUT /hostname/a.com/ HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n"
+         b"Content-Length: 2\r\n\r\n{}", 417, "expectation_failed"),
+        (b"PUT /hostname/ HTTP/1.1\r\nHost: x\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % (33 << 20),
+         413, "request_too_large"),
+        # a request that was fine first: its reply is ours, then evhttp's
+        (b"GET /info/ HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n", 400,
+         "bad_request"),
+    ]
+    with Mantrid() as m:
+        for req, status, error in cases:
+            replies = raw_replies(http_raw(m.mgmt_port, req))
+            check(len(replies) == (2 if req.startswith(b"GET /info/")
+                                   else 1), "%r: %d replies" %
+                  (req[:30], len(replies)))
+            if len(replies) == 2:
+                check(replies[0][0] == 200 and
+                      json.loads(replies[0][2])["pid"] == m.pid,
+                      "first reply: %r" % (replies[0],))
+            check_json_reply(repr(req[:30]), replies[-1], status, error)
+            check("etag" in replies[-1][1], "%r: no ETag" % req[:30])
+        # a keep-alive connection goes on after a HEAD (no body, as HTTP
+        # wants), and the daemon after all of the above
+        replies = raw_replies(http_raw(
+            m.mgmt_port, b"HEAD /hostname/ HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /hostname/ HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n"))
+        check([r[0] for r in replies] == [405, 200] and replies[0][2] == b""
+              and json.loads(replies[1][2]) == {},
+              "HEAD then GET: %r" % replies)
+        check(m.proc.poll() is None, "daemon died")
 
 
 def test_mantrid_client_bodies():
@@ -277,6 +360,7 @@ def test_non_loopback_needs_token():
 if __name__ == "__main__":
     run_tests([test_mantrid_shapes, test_not_found_and_method,
                test_bad_requests, test_etag_if_match, test_body_limit,
-               test_mantrid_client_bodies, test_takes_effect_at_once,
+               test_evhttp_errors_are_json, test_mantrid_client_bodies,
+               test_takes_effect_at_once,
                test_backends_routes, test_token,
                test_non_loopback_needs_token])
