@@ -177,9 +177,9 @@ ctlproto_check_args(const struct cmd_def *def, struct json_object *req,
 	return check_spec(def, req, err, errlen);
 }
 
-/* NB: line is not NUL-terminated (it points into a socket buffer). */
-static bool
-only_space(const char *s, size_t n)
+/* NB: s is not NUL-terminated (it points into a socket buffer). */
+bool
+ctlproto_only_space(const char *s, size_t n)
 {
 	for (; n > 0; s++, n--)
 		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
@@ -208,7 +208,7 @@ parse_json(const char *line, size_t len, char *err, size_t errlen)
 		if (json_tokener_get_error(tok) == json_tokener_success)
 			je = json_tokener_success;
 	}
-	if (je == json_tokener_success && !only_space(line + end, len - end)) {
+	if (je == json_tokener_success && !ctlproto_only_space(line + end, len - end)) {
 		json_object_put(o);
 		o = NULL;
 		fail(err, errlen, "json_invalid:trailing data");

@@ -44,6 +44,8 @@ struct json_object *ctlproto_reply(enum cmd_status, uint64_t generation,
 		    struct json_object *result, const char *err);
 /* The line to send for a JSON value: compact, '\n'-terminated (malloc). */
 char		*ctlproto_line(struct json_object *, size_t *len);
+/* Only blanks (space, tab, CR, LF) in s[0..n): what may follow a JSON value. */
+bool		 ctlproto_only_space(const char *s, size_t n);
 
 /*
  * Client side: parse a reply line. On success *ok tells which kind; a

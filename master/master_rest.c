@@ -281,16 +281,6 @@ route_cmd(enum route r, enum evhttp_cmd_type meth, int *code)
 
 /* ---- bodies and arguments ----------------------------------------------- */
 
-/* NB: s is an evbuffer's bytes, not NUL-terminated. */
-static bool
-only_space(const char *s, size_t n)
-{
-	for (; n > 0; s++, n--)
-		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
-			return false;
-	return true;
-}
-
 /* Mantrid: an empty body is None. *body NULL then; -1 = bad JSON. */
 static int
 request_body(struct evhttp_request *req, struct json_object **body)
@@ -313,7 +303,7 @@ request_body(struct evhttp_request *req, struct json_object **body)
 	if (json_tokener_get_error(tok) == json_tokener_continue)
 		*body = json_tokener_parse_ex(tok, "", 1);	/* "null", "5" */
 	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    !only_space(s + end, n - end)) {
+	    !ctlproto_only_space(s + end, n - end)) {
 		json_object_put(*body);
 		*body = NULL;
 		rc = -1;
