@@ -301,6 +301,39 @@ static const struct {
 	{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", HTTP_GET, 0, 0, false },
 	{ "HTTP/1.1 999 Weird\r\n\r\n", HTTP_GET, 0, 0, false },
 	{ "HTTP/1.1 200\r\n\r\n", HTTP_GET, 1, -1, false },
+	/* the response tokenizer (no http-parser): what gates 1+2 rejected */
+	{ "HTTP/1.1 200 OK\nContent-Length: 5\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\n", HTTP_GET, 0, 0, false },
+	{ "HTTX/1.1 200 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.10 200 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/2.0 200 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.2 200 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 1000 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 20x OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 OK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 O\001K\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 O\tK\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA : b\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\n: b\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA b\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA: b\001\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA: b\177\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nx", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_GET, 0, 0, false },
+	{ "HTTP/1.1 200 OK", HTTP_GET, 0, 0, false },
+	{ "", HTTP_GET, 0, 0, false },
+	/* and what they accepted */
+	{ "\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", HTTP_GET, 1, 5, false },
+	{ "HTTP/1.1  200  OK\r\ncontent-length:\t 7 \r\n\r\n", HTTP_GET, 1, 7, false },
+	{ "HTTP/1.0 200 \r\nX:\r\nY: \xe9t\xe9\r\n\r\n", HTTP_GET, 1, -1, false },
+	/* NB: not a Transfer-Encoding (http-parser 2.9.4 took it for one) */
+	{ "HTTP/1.1 200 OK\r\nTransfer-EncodingX: gzip\r\nContent-Length: 3\r\n\r\n", HTTP_GET, 1, 3, false },
 };
 
 START_TEST(test_responses)
@@ -318,6 +351,37 @@ START_TEST(test_responses)
 		ck_assert_int_eq(m.content_length, resp_table[_i].cl);
 		ck_assert_int_eq(m.chunked, resp_table[_i].chunked);
 	}
+}
+END_TEST
+
+/* Offsets the response tokenizer records (write_response_head uses them). */
+START_TEST(test_response_fields)
+{
+	static struct hp_msg	 m;
+	const char		*raw = "HTTP/1.1 404  Not Found\r\n"
+	    "Server:  nginx \t\r\nX:\r\nConnection: close, X\r\n\r\n";
+	char			 err[128];
+
+	ck_assert_int_eq(hp_parse_response(raw, strlen(raw), HTTP_GET, &m,
+	    err, sizeof(err)), HP_DONE);
+	ck_assert_uint_eq(m.status, 404);
+	ck_assert_uint_eq(m.minor, 1);
+	ck_assert_uint_eq(m.reason_len, 10);
+	ck_assert(memcmp(raw + m.reason_off, " Not Found", 10) == 0);
+	ck_assert_uint_eq(m.nhdrs, 3);
+	ck_assert_uint_eq(m.hdrs[0].name_len, 6);
+	ck_assert_uint_eq(m.hdrs[0].val_len, 5);
+	ck_assert(memcmp(raw + m.hdrs[0].val_off, "nginx", 5) == 0);
+	ck_assert_uint_eq(m.hdrs[1].val_len, 0);
+	ck_assert(m.hdrs[1].hop);	/* named by Connection */
+	ck_assert(m.hdrs[2].hop);
+	ck_assert(!m.hdrs[0].hop);
+	ck_assert(!m.keepalive);
+	raw = "HTTP/1.1 204 \r\n\r\n";
+	ck_assert_int_eq(hp_parse_response(raw, strlen(raw), HTTP_GET, &m,
+	    err, sizeof(err)), HP_DONE);
+	ck_assert_uint_eq(m.reason_len, 0);
+	ck_assert(m.keepalive);
 }
 END_TEST
 
@@ -348,6 +412,7 @@ http_suite(void)
 	tcase_add_loop_test(tc, test_chunks, 0, NELEM(chunk_table));
 	tcase_add_test(tc, test_chunk_ext_bounded);
 	tcase_add_loop_test(tc, test_responses, 0, NELEM(resp_table));
+	tcase_add_test(tc, test_response_fields);
 	tcase_add_test(tc, test_host_same);
 	suite_add_tcase(s, tc);
 	return s;

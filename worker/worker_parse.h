@@ -12,6 +12,13 @@
  * Chunked bodies are decoded by hp_chunk, our own strict decoder, instead
  * of http-parser's (which accepts a bare CR after the size and unbounded
  * chunk extensions).
+ *
+ * Response heads (from backends) take a cheaper road through the same
+ * three gates: gate 1 only finds the end of the head a line at a time
+ * (CRLF line ends, the limits), and gate 2 is our own tokenizer, which
+ * checks every byte itself (worker_parse.c says what it accepts and how
+ * it was checked against http-parser). NB: so a malformed response head
+ * is refused once it is complete, not at its first bad byte.
  */
 #ifndef MANTRID_WORKER_PARSE_H
 #define MANTRID_WORKER_PARSE_H
