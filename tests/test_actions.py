@@ -147,6 +147,30 @@ def test_access_log_json():
         m.close()
 
 
+def test_static_dir_in_every_worker():
+    """Every worker loads static_dir, also when they start together (they
+    once shared the directory's offset and one of them saw no page).
+    Fresh connections spread over the workers (SO_REUSEPORT); each must
+    answer with the installed page. Several starts: the race was
+    intermittent."""
+    for _ in range(5):
+        m = Mantrid(workers=8, start=False)
+        os.makedirs(m.opts["static_dir"], exist_ok=True)
+        with open(os.path.join(m.opts["static_dir"], "mine.http"), "w") as f:
+            f.write("HTTP/1.0 200 OK\n\nmine\n")
+        m.start()
+        try:
+            m.set_rule("s.test", "static", {"type": "mine"})
+            for i in range(40):
+                out = http_raw(m.port, b"GET / HTTP/1.1\r\nHost: s.test\r\n"
+                               b"Connection: close\r\n\r\n")
+                check(out.startswith(b"HTTP/1.0 200") and
+                      out.endswith(b"mine\n"),
+                      "request %d: %r" % (i, out[:60]))
+        finally:
+            m.close()
+
+
 def main():
     global M
     internal = free_port()
@@ -165,7 +189,8 @@ def main():
         run_tests([test_no_hosts_then_unknown, test_empty,
                    test_static_builtin_and_dir, test_redirect,
                    test_counters_and_access_log,
-                   test_usr1_reopens_access_log, test_access_log_json])
+                   test_usr1_reopens_access_log, test_access_log_json,
+                   test_static_dir_in_every_worker])
     finally:
         M.close()
 

@@ -128,7 +128,16 @@ static_load(struct worker_http *wh)
 		return;
 	if ((wh->pages = calloc(STATIC_PAGES_MAX, sizeof(*wh->pages))) == NULL)
 		return;
-	if ((fd = dup(fd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	/*
+	 * NB: a new open file description, not dup(): a dup shares the
+	 * directory's offset with every other worker, and two workers
+	 * reading it at once each see part of it (or nothing). The master
+	 * opened it before the privilege drop; a directory the daemon's
+	 * user cannot list falls back to the shared dup.
+	 */
+	if ((fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fd = dup(wh->w->her->static_dirfd);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("%s: static_dir", __func__);
 		if (fd != -1)
 			close(fd);
