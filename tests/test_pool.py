@@ -247,6 +247,19 @@ def test_backends_api():
         names = Counter(get(m, "api.test")[1].get("x-backend")
                         for _ in range(10))
         check(names == Counter({"b": 10}), "disabled got %s" % names)
+        # none usable: the timeout page with 503 (HAProxy's "no server
+        # available"), no retry, and nothing reaches either backend
+        st, body, _ = m.api("PUT", "/backends/%s/" % b.addr,
+                            {"enabled": False})
+        check(st == 200, "disable b: %s %s" % (st, body))
+        before = a.stats()["requests"] + b.stats()["requests"]
+        st, _, _ = get(m, "api.test")
+        check(st == 503, "no usable backend: %s" % st)
+        check(a.stats()["requests"] + b.stats()["requests"] == before,
+              "a request reached a disabled backend")
+        st, body, _ = m.api("PUT", "/backends/%s/" % b.addr,
+                            {"enabled": True})
+        check(st == 200, "enable b: %s %s" % (st, body))
         check(m.stop() == 0, "stop")
         m.start()
         s = backend_state(m, a.addr)
