@@ -341,17 +341,6 @@ cb_url(http_parser *p, const char *at, size_t len)
 }
 
 static int
-cb_status(http_parser *p, const char *at, size_t len)
-{
-	struct hp_msg	*m = p->data;
-
-	if (m->reason_len == 0)
-		m->reason_off = at - m->buf;
-	m->reason_len += len;
-	return 0;
-}
-
-static int
 cb_field(http_parser *p, const char *at, size_t len)
 {
 	struct hp_msg	*m = p->data;
@@ -394,7 +383,6 @@ cb_headers_complete(http_parser *p)
 
 static const http_parser_settings hp_settings = {
 	.on_url = cb_url,
-	.on_status = cb_status,
 	.on_header_field = cb_field,
 	.on_header_value = cb_value,
 	.on_headers_complete = cb_headers_complete,
@@ -434,21 +422,29 @@ fix_values(struct hp_msg *m)
 	}
 }
 
-static enum hp_res
-run_parser(const char *buf, size_t len, enum http_parser_type type,
-    struct hp_msg *m, http_parser *p, char *err, size_t errlen)
+/* A message about to be parsed from the contiguous head buf[0..len). */
+static void
+msg_init(struct hp_msg *m, const char *buf, size_t len, bool response)
 {
-	size_t	 n;
-
 	/* NB: not the header arrays (large); nhdrs bounds their use. */
 	memset(m, 0, offsetof(struct hp_msg, hdrs));
 	memset(&m->nhdrs, 0, sizeof(*m) - offsetof(struct hp_msg, nhdrs));
 	m->buf = buf;
 	m->len = len;
-	m->response = type == HTTP_RESPONSE;
+	m->response = response;
 	m->content_length = -1;
 	m->upgrade_hdr = -1;
-	http_parser_init(p, type);
+}
+
+/* Gate 2 for a request head: http-parser (responses: resp_tokenize). */
+static enum hp_res
+run_parser(const char *buf, size_t len, struct hp_msg *m, http_parser *p,
+    char *err, size_t errlen)
+{
+	size_t	 n;
+
+	msg_init(m, buf, len, false);
+	http_parser_init(p, HTTP_REQUEST);
 	p->data = m;
 	n = http_parser_execute(p, &hp_settings, buf, len);
 	/* NB: paused in on_headers_complete, it stops on the final LF. */
@@ -461,7 +457,6 @@ run_parser(const char *buf, size_t len, enum http_parser_type type,
 	m->major = p->http_major;
 	m->minor = p->http_minor;
 	m->method = p->method;
-	m->status = p->status_code;
 	fix_values(m);
 	if (m->major != 1 || m->minor > 1) {
 		snprintf(err, errlen, "unsupported version %u.%u",
@@ -790,7 +785,7 @@ hp_parse_request(const char *buf, size_t len, const struct hp_limits *lim,
 	enum hp_res	 r;
 	int		 host_idx;
 
-	if ((r = run_parser(buf, len, HTTP_REQUEST, m, &p, err, errlen)))
+	if ((r = run_parser(buf, len, m, &p, err, errlen)))
 		return r;
 	if (m->method == HTTP_CONNECT) {
 		snprintf(err, errlen, "CONNECT not supported");
@@ -917,13 +912,7 @@ resp_tokenize(const char *buf, size_t len, struct hp_msg *m, char *err,
 {
 	size_t	i = 0;
 
-	memset(m, 0, offsetof(struct hp_msg, hdrs));
-	memset(&m->nhdrs, 0, sizeof(*m) - offsetof(struct hp_msg, nhdrs));
-	m->buf = buf;
-	m->len = len;
-	m->response = true;
-	m->content_length = -1;
-	m->upgrade_hdr = -1;
+	msg_init(m, buf, len, true);
 	if (!resp_status_line(buf, len, &i, m)) {
 		snprintf(err, errlen, "malformed status line");
 		return HP_BAD;
