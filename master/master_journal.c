@@ -369,6 +369,16 @@ write_and_sync(uint64_t *target)
 	return err;
 }
 
+/* jr.mu held: what a write_and_sync() covered is synced (or failed). */
+static void
+synced_locked(int err, uint64_t target)
+{
+	if (err != 0 && jr.error == 0)
+		jr.error = err;
+	if (target > jr.synced)
+		jr.synced = target;
+}
+
 static void *
 sync_main(void *arg)
 {
@@ -388,10 +398,7 @@ sync_main(void *arg)
 		pthread_mutex_unlock(&jr.mu);
 		err = write_and_sync(&target);
 		pthread_mutex_lock(&jr.mu);
-		if (err != 0 && jr.error == 0)
-			jr.error = err;
-		if (target > jr.synced)
-			jr.synced = target;
+		synced_locked(err, target);
 		jr.nsyncs++;
 		(void)write(jr.pipe[1], "s", 1);
 	}
@@ -442,10 +449,7 @@ sync_inline(void)
 
 	err = write_and_sync(&target);
 	pthread_mutex_lock(&jr.mu);
-	if (err != 0 && jr.error == 0)
-		jr.error = err;
-	if (target > jr.synced)
-		jr.synced = target;
+	synced_locked(err, target);
 	jr.ninline++;
 	pthread_mutex_unlock(&jr.mu);
 }
