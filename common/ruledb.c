@@ -321,6 +321,31 @@ ruledb_online(struct ruledb *db)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* Worker: see ruledb_int.h, 8. */
+uint64_t
+ruledb_publish_parked(struct ruledb *db, unsigned nparked)
+{
+	if (db->self != NULL)
+		atomic_store_explicit(&db->self->parked, nparked,
+		    memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	return ruledb_generation(db);
+}
+
+/* Master: see ruledb_int.h, 8. */
+bool
+ruledb_parked_any(const struct ruledb *db)
+{
+	unsigned i;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	for (i = 0; i < db->hdr->nreaders; i++)
+		if (atomic_load_explicit(&db->readers[i].parked,
+		    memory_order_relaxed) != 0)
+			return true;
+	return false;
+}
+
 /* Master: the oldest epoch any online reader may still hold pointers of. */
 static uint64_t
 min_reader_epoch(const struct ruledb *db)
@@ -350,9 +375,12 @@ ruledb_reclaim(struct ruledb *db)
 void
 ruledb_reader_clear(struct ruledb *db, unsigned slot)
 {
-	if (slot < db->hdr->nreaders)
-		atomic_store_explicit(&db->readers[slot].epoch, RDB_OFFLINE,
-		    memory_order_release);
+	if (slot >= db->hdr->nreaders)
+		return;
+	atomic_store_explicit(&db->readers[slot].epoch, RDB_OFFLINE,
+	    memory_order_release);
+	atomic_store_explicit(&db->readers[slot].parked, 0,
+	    memory_order_relaxed);
 }
 
 /* Arena bytes handed out (live and in limbo) plus used counter slots. */

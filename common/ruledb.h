@@ -43,6 +43,9 @@ enum ruledb_err	 ruledb_replace_all(struct ruledb *,
 void		 ruledb_reclaim(struct ruledb *);
 /* master only: a reaped worker's reader slot no longer holds anything. */
 void		 ruledb_reader_clear(struct ruledb *, unsigned slot);
+/* master only: does any worker have a parked request (ruledb_int.h, 8)?
+ * Call after the mutations whose messages it gates. */
+bool		 ruledb_parked_any(const struct ruledb *);
 /* master only: bytes of shm in use / total. */
 size_t		 ruledb_used(const struct ruledb *);
 size_t		 ruledb_capacity(const struct ruledb *);
@@ -77,6 +80,13 @@ void		 ruledb_quiescent(struct ruledb *);
  */
 void		 ruledb_offline(struct ruledb *);
 void		 ruledb_online(struct ruledb *);
+/*
+ * worker: publish how many requests it has parked; returns the generation
+ * read after a fence. If it is past the generation read before the rule
+ * lookup that parked a request, the master may have skipped that change's
+ * message: re-run the parked requests (ruledb_int.h, 8).
+ */
+uint64_t	 ruledb_publish_parked(struct ruledb *, unsigned nparked);
 
 /*
  * Mantrid's host matching (DESIGN.md item 6). host is the raw Host header

@@ -97,6 +97,20 @@
  * 7. The generation (hdr->generation) is bumped with a release store after
  *    every committed mutation; the record carries the generation that
  *    published it.
+ * 8. Parked requests (spin, hold_when_down) wait for the master's channel
+ *    message about a rule change; a message to a worker that parks
+ *    nothing is a wasted wake-up per mutation. So reader slot i also
+ *    holds how many requests worker i has parked, and the master sends
+ *    rule-change messages only if some slot is non-zero. Store-load
+ *    pair, like going online: the worker reads the generation (g) before
+ *    the lookup that makes it park, then stores its count, fences
+ *    (seq_cst) and reads the generation again (ruledb_publish_parked);
+ *    the master bumps the generation, fences (seq_cst) and reads the
+ *    counts (ruledb_parked_any). Either the master sees the count and
+ *    sends the message, or the worker sees a generation past g and
+ *    re-runs its parked requests itself. Failure window: none; a dead
+ *    worker's count is cleared with its slot (a stale count only costs
+ *    messages).
  */
 struct ruledb_hdr {
 	uint64_t		magic;
@@ -131,7 +145,8 @@ struct rdb_table {
 
 struct rdb_reader {
 	_Atomic uint64_t	epoch;		/* RDB_OFFLINE or last seen */
-	char			pad[56];
+	_Atomic uint32_t	parked;		/* requests its worker parked */
+	char			pad[52];
 } __attribute__((aligned(64)));
 
 /* Size classes: 16-byte steps up to 4 KiB, then powers of two. */

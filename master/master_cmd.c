@@ -243,7 +243,9 @@ cmd_save(struct master *m, struct json_object *args,
  * them in one wake-up), deduplicated; a pass that changed more than
  * NOTIFY_KEYS keys, or replaced them all, sends one CH_RESYNC instead.
  * NB: spin release is delayed by the rest of the pass only (microseconds),
- * and happens before the change is durable, as before.
+ * and happens before the change is durable, as before. Nothing is sent
+ * while no worker has a request parked (common/ruledb_int.h, 8): the
+ * messages only release parked requests.
  */
 #define NOTIFY_KEYS	64
 
@@ -261,14 +263,15 @@ notify_flush(evutil_socket_t fd, short what, void *arg)
 	struct master *m = arg;
 	struct channel_msg msg;
 	size_t i;
+	bool parked = ruledb_parked_any(m->db);	/* after the mutations */
 
 	nq.armed = false;
-	if (nq.resync) {
+	if (parked && nq.resync) {
 		memset(&msg, 0, sizeof(msg));
 		msg.type = CH_RESYNC;
 		msg.generation = ruledb_generation(m->db);
 		master_notify_msg(m, &msg);
-	} else
+	} else if (parked)
 		for (i = 0; i < nq.n; i++)
 			master_notify(m, nq.keys[i]);
 	nq.n = 0;

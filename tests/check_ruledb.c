@@ -535,6 +535,31 @@ START_TEST(test_qsbr_grace)
 }
 END_TEST
 
+/* ruledb_int.h item 8: parked counts gate the master's messages. */
+START_TEST(test_parked)
+{
+	struct ruledb *db = mkdb(MiB, 2), *rd;
+	char err[256];
+	uint64_t gen;
+
+	rd = ruledb_attach(ruledb_fd(db), 1, err, sizeof(err));
+	ck_assert_msg(rd != NULL, "attach: %s", err);
+	ck_assert(!ruledb_parked_any(db));
+	gen = ruledb_generation(rd);	/* a worker's lookup */
+	ck_assert_uint_eq(ruledb_publish_parked(rd, 2), gen);
+	ck_assert(ruledb_parked_any(db));
+	set_v(db, "p.com", 1);		/* a change after the lookup */
+	ck_assert_uint_gt(ruledb_publish_parked(rd, 3), gen);
+	ruledb_publish_parked(rd, 0);
+	ck_assert(!ruledb_parked_any(db));
+	ruledb_publish_parked(rd, 1);
+	ruledb_reader_clear(db, 1);	/* as if the worker was reaped */
+	ck_assert(!ruledb_parked_any(db));
+	ruledb_destroy(rd);
+	ruledb_destroy(db);
+}
+END_TEST
+
 /* 1 -> 1,000,000 hosts; growth rehashes into new tables. */
 START_TEST(test_growth_1m)
 {
@@ -731,6 +756,7 @@ ruledb_suite(void)
 	tcase_add_test(t, test_counters_dropped_on_delete);
 	tcase_add_test(t, test_backends);
 	tcase_add_test(t, test_qsbr_grace);
+	tcase_add_test(t, test_parked);
 	tcase_add_test(t, test_growth_1m);
 	tcase_add_test(t, test_enospc);
 	tcase_add_test(t, test_worker_readonly);

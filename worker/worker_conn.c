@@ -251,6 +251,8 @@ conn_dispatch(struct conn *c)
 
 	if (c->wh->w->draining)		/* e.g. released from spin */
 		c->keepalive = false;
+	/* NB: before the lookup; a park compares it (worker_spin.c). */
+	c->rules_gen = ruledb_generation(db);
 	rk = ruledb_resolve(db, c->head + c->req.host_off, hl, c->https, &rec);
 	/* NB: local answers leave the body unread: the stream ends. */
 	if ((c->req.chunked || c->req.content_length > 0) &&

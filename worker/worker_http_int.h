@@ -91,6 +91,7 @@ struct conn {
 	/* spin, and proxy's hold_when_down (parked the same way) */
 	struct spin_host	*spin;
 	uint64_t		 spin_deadline_ms;
+	uint64_t		 rules_gen;	/* generation before the lookup */
 	bool			 held;		/* parked for a backend */
 };
 
@@ -155,6 +156,7 @@ struct worker_http {
 	struct spin_host	**spin_tab;	/* hash by host, chained */
 	size_t			 spin_buckets;
 	unsigned		 nparked;
+	struct event		*spin_recheck;	/* a park raced a change */
 	struct static_page	*pages;
 	size_t			 npages;
 	int			 alog_fd;

@@ -7,6 +7,11 @@
  * page (504); a client that goes away while parked is dropped at once
  * (conn_eventcb sees the EOF), so nothing reaches a backend.
  *
+ * The master sends rule-change messages only while some worker has a
+ * request parked (common/ruledb_int.h, 8): each park and unpark publishes
+ * wh->nparked, and a park that finds the generation moved since its rule
+ * lookup re-runs the parked requests itself on the next loop pass.
+ *
  * hold_when_down parks a proxy request the same way (c->held) when no
  * backend is usable; besides a rule change, CH_BACKEND_UP releases every
  * held request to re-run the proxy decision (one with still no usable
@@ -22,6 +27,7 @@
 #include <event2/event.h>
 
 #include "../common/log.h"
+#include "../common/ruledb.h"
 #include "worker.h"
 #include "worker_http_int.h"
 
@@ -100,6 +106,33 @@ spin_host_get(struct worker_http *wh, const char *host)
 	return sh;
 }
 
+static void
+recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	spin_release_all(arg);
+}
+
+/*
+ * Publish wh->nparked. After a park (c != NULL): if a mutation came after
+ * c's rule lookup, the master may not have seen the count in time to send
+ * its message, so release everything parked at the end of this pass.
+ */
+static void
+publish_parked(struct worker_http *wh, const struct conn *c)
+{
+	uint64_t gen = ruledb_publish_parked(wh->w->db, wh->nparked);
+
+	if (c == NULL || gen == c->rules_gen)
+		return;
+	if (wh->spin_recheck == NULL)
+		wh->spin_recheck = event_new(wh->w->base, -1, 0, recheck_cb,
+		    wh);
+	if (wh->spin_recheck == NULL)
+		log_warnx("%s: event_new failed", __func__);
+	else
+		event_active(wh->spin_recheck, EV_TIMEOUT, 1);
+}
+
 void
 spin_park(struct conn *c, const struct rule_rec *rec)
 {
@@ -127,6 +160,7 @@ spin_park(struct conn *c, const struct rule_rec *rec)
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
 	evtimer_add(c->timer, &tv);
+	publish_parked(wh, c);
 }
 
 /* hold_when_down: no usable backend; wait for one like spin does. */
@@ -148,6 +182,7 @@ spin_unpark(struct conn *c)
 	TAILQ_REMOVE(&sh->parked, c, spin_link);
 	c->spin = NULL;
 	c->wh->nparked--;
+	publish_parked(c->wh, NULL);
 	evtimer_del(c->timer);
 	if (--sh->n > 0)
 		return;
