@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -26,7 +27,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <json-c/json.h>
@@ -39,14 +39,43 @@
 #include "master_rest.h"
 #include "master_state.h"
 
+/*
+ * Input, and why a request is peeked. A Unix stream socket charges a
+ * request's bytes to its sender until the receiver reads them, and that
+ * read wakes whoever sleeps on the sender's socket (unix_write_space):
+ * here the client, blocked reading its reply. That wasted wake-up was
+ * 12% of the main thread under perf with 16 clients. So a line that is
+ * whole in the socket is only peeked (MSG_PEEK), and read for real in
+ * ctl_finish() after its reply went out, when the reply's wake-up has
+ * already taken the client off its socket's wait queue. buf then mirrors
+ * the head of the socket's queue (peeked). Bytes that do not hold a whole
+ * line in one peek (imports, slow writers) are read the usual way (buf
+ * holds bytes taken from the socket) until buf is empty again.
+ *
+ * NB: the read event is edge-triggered, or a line left in the socket
+ * would wake epoll again and again. Linux reports an edge per arrival of
+ * data (epoll(7)), so bytes that come after a peek are never missed: the
+ * edge sets `readable` and the next ctl_fill() reads.
+ */
 struct ctl_conn {
 	struct master		*m;
-	struct bufferevent	*bev;
+	int			 fd;
+	struct event		*rev;		/* EV_READ | EV_ET */
+	struct event		*wev;		/* added while out holds bytes */
+	struct evbuffer		*out;		/* what send() did not take */
+	char			*buf;		/* input, see above */
+	size_t			 len, cap;
+	size_t			 cur;		/* the running line, with its LF */
+	bool			 peeked;	/* buf[0, len) is still queued */
+	bool			 readable;	/* an edge not read after yet */
 	bool			 busy;		/* a command is running */
 	bool			 in_dispatch;	/* inside master_cmd_run() */
 	bool			 discarding;	/* skipping an oversized line */
 	bool			 closed;	/* peer gone: free when idle */
 };
+
+#define CTL_BUF_MIN	4096
+#define CTL_BUF_KEEP	65536		/* bigger buffers go once empty */
 
 static struct evconnlistener *ctl_listener;
 static unsigned ctl_nconns;		/* open control connections */
@@ -176,7 +205,11 @@ master_ctl_bind(struct master *m)
 static void
 ctl_free(struct ctl_conn *c)
 {
-	bufferevent_free(c->bev);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->out);
+	close(c->fd);
+	free(c->buf);
 	free(c);
 	ctl_nconns--;
 }
@@ -187,25 +220,60 @@ master_ctl_clients(void)
 	return ctl_nconns + master_rest_pending();
 }
 
+/* A failed send or read: the peer is gone; nothing more goes out. */
+static void
+ctl_gone(struct ctl_conn *c)
+{
+	c->closed = true;
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	event_del(c->wev);
+}
+
 /*
  * NB: a reply usually fits the socket buffer at once; sending it directly
- * saves the two epoll_ctl() calls a bufferevent write costs, which is a
- * good part of a set's CPU. Whatever does not fit is queued as usual.
+ * saves the two epoll_ctl() calls a queued write costs. Whatever does not
+ * fit is queued behind, in order.
  */
 static void
 ctl_write(struct ctl_conn *c, const char *p, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	ssize_t n = 0;
 
-	if (evbuffer_get_length(out) == 0) {
-		n = send(bufferevent_getfd(c->bev), p, len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (c->closed)
+		return;
+	if (evbuffer_get_length(c->out) == 0) {
+		n = send(c->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			ctl_gone(c);
+			return;
+		}
 		if (n < 0)
-			n = 0;	/* EAGAIN or an error the bufferevent sees */
+			n = 0;
 	}
-	if ((size_t)n < len)
-		bufferevent_write(c->bev, p + n, len - (size_t)n);
+	if ((size_t)n < len) {
+		if (evbuffer_add(c->out, p + n, len - (size_t)n) == -1)
+			log_warnx("%s: out of memory", __func__);
+		event_add(c->wev, NULL);
+	}
+}
+
+static void
+ctl_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	/* NB: edge-triggered too (libevent cannot mix on one fd): write
+	 * until the socket is full; its next edge comes when it drains. */
+	while (evbuffer_get_length(c->out) > 0 &&
+	    evbuffer_write(c->out, fd) > 0)
+		;
+	if (evbuffer_get_length(c->out) > 0 && errno != EAGAIN &&
+	    errno != EINTR)
+		ctl_gone(c);
+	if (evbuffer_get_length(c->out) == 0)
+		event_del(c->wev);
+	if (c->closed && !c->busy)
+		ctl_free(c);
 }
 
 static void
@@ -227,6 +295,92 @@ ctl_error(struct ctl_conn *c, const char *err)
 	ctl_send(c, ctlproto_reply(CMD_EINVAL, 0, NULL, err));
 }
 
+/* Drop n bytes from the front of buf. */
+static void
+ctl_drop(struct ctl_conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+	if (c->len == 0 && c->cap > CTL_BUF_KEEP) {
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+}
+
+/* The running line is answered: take it out of the socket (if peeked). */
+static void
+ctl_finish(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	if (c->peeked && !c->closed) {
+		n = recv(c->fd, c->buf, c->cur, MSG_DONTWAIT);
+		if (n != (ssize_t)c->cur) {
+			log_warnx("%s: control socket lost queued bytes",
+			    __func__);
+			ctl_gone(c);
+		}
+	}
+	ctl_drop(c, c->cur);
+	c->cur = 0;
+}
+
+static int
+ctl_grow(struct ctl_conn *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : CTL_BUF_MIN;
+	char *p;
+
+	if (cap > CTL_LINE_MAX + 1)
+		cap = CTL_LINE_MAX + 1;		/* a whole line or too large */
+	if (cap <= c->cap || (p = realloc(c->buf, cap)) == NULL)
+		return -1;
+	c->buf = p;
+	c->cap = cap;
+	return 0;
+}
+
+/*
+ * Read what came since the last edge. Returns 1 if buf changed, 0 if
+ * nothing is there now, -1 if the peer is gone (c->closed set).
+ */
+static int
+ctl_fill(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	if (!c->readable)
+		return 0;
+	if (c->len == c->cap && ctl_grow(c) == -1) {
+		log_warnx("%s: out of memory", __func__);
+		ctl_gone(c);
+		return -1;
+	}
+	c->readable = false;
+	if ((c->len == 0 || c->peeked) && !c->discarding) {
+		n = recv(c->fd, c->buf, c->cap, MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0) {
+			c->len = 0;
+			c->peeked = memchr(c->buf, '\n', (size_t)n) != NULL;
+		}
+		/* NB: no whole line: take the bytes, read on as usual. */
+		if (n > 0 && !c->peeked)
+			n = recv(c->fd, c->buf, (size_t)n, MSG_DONTWAIT);
+	} else
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len,
+		    MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		ctl_gone(c);
+		return -1;
+	}
+	c->len += (size_t)n;
+	c->readable = c->len == c->cap;		/* maybe more queued */
+	return 1;
+}
+
 static void
 ctl_done(enum cmd_status st, struct json_object *result, uint64_t gen,
     const char *err, void *arg)
@@ -241,17 +395,14 @@ ctl_done(enum cmd_status st, struct json_object *result, uint64_t gen,
 		n = snprintf(line, sizeof(line),
 		    "{\"ok\":true,\"generation\":%llu,\"result\":null}\n",
 		    (unsigned long long)gen);
-		if (!c->closed)
-			ctl_write(c, line, (size_t)n);
+		ctl_write(c, line, (size_t)n);
 	} else
 		ctl_send(c, ctlproto_reply(st, gen, result, err));
 	c->busy = false;
 	if (c->in_dispatch)
 		return;		/* ctl_process()'s loop goes on */
-	if (c->closed)
-		ctl_free(c);
-	else
-		ctl_process(c);
+	ctl_finish(c);
+	ctl_process(c);
 }
 
 static void
@@ -276,69 +427,52 @@ ctl_line(struct ctl_conn *c, const char *line, size_t len)
 	json_object_put(req);
 }
 
-/* Skip an oversized line's bytes; true once its newline went by. */
-static bool
-ctl_discard(struct evbuffer *in)
-{
-	struct evbuffer_ptr eol;
-	size_t eol_len;
-
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	if (eol.pos < 0) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return false;
-	}
-	evbuffer_drain(in, (size_t)eol.pos + eol_len);
-	return true;
-}
-
+/*
+ * Run the whole lines in buf, reading more while there is none, until a
+ * command waits (busy) or the peer is gone. Frees c then if idle.
+ */
 static void
 ctl_process(struct ctl_conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr eol;
-	size_t eol_len;
+	const char *eol;
 
 	while (!c->busy && !c->closed) {
+		eol = c->len ? memchr(c->buf, '\n', c->len) : NULL;
 		if (c->discarding) {
-			if (!ctl_discard(in))
-				break;
-			c->discarding = false;
-			continue;
-		}
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (eol.pos < 0 ? evbuffer_get_length(in) > CTL_LINE_MAX :
-		    (size_t)eol.pos > CTL_LINE_MAX) {
+			if (eol != NULL) {
+				ctl_drop(c, (size_t)(eol - c->buf) + 1);
+				c->discarding = false;
+				continue;
+			}
+			c->len = 0;
+		} else if (eol == NULL ? c->len > CTL_LINE_MAX :
+		    (size_t)(eol - c->buf) > CTL_LINE_MAX) {
+			/* NB: never peeked: a peek with a LF is whole. */
+			assert(!c->peeked);
 			ctl_error(c, "request_too_large");
 			c->discarding = true;
 			continue;
+		} else if (eol != NULL) {
+			c->cur = (size_t)(eol - c->buf) + 1;
+			ctl_line(c, c->buf, c->cur - 1);
+			if (!c->busy)
+				ctl_finish(c);
+			continue;
 		}
-		if (eol.pos < 0)
+		if (ctl_fill(c) <= 0)
 			break;
-		ctl_line(c, (const char *)evbuffer_pullup(in, eol.pos),
-		    (size_t)eol.pos);
-		evbuffer_drain(in, (size_t)eol.pos + eol_len);
 	}
 	if (c->closed && !c->busy)
 		ctl_free(c);
 }
 
 static void
-ctl_read_cb(struct bufferevent *bev, void *arg)
-{
-	ctl_process(arg);
-}
-
-static void
-ctl_event_cb(struct bufferevent *bev, short what, void *arg)
+ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl_conn *c = arg;
 
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	c->closed = true;
-	if (!c->busy)
-		ctl_free(c);
+	c->readable = true;
+	ctl_process(c);
 }
 
 static bool
@@ -359,6 +493,33 @@ ctl_peer_allowed(const struct master *m, int fd, uid_t *uid)
 	return false;
 }
 
+static struct ctl_conn *
+ctl_conn_new(struct master *m, int fd)
+{
+	struct ctl_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->m = m;
+	c->fd = fd;
+	c->out = evbuffer_new();
+	c->rev = event_new(m->base, fd, EV_READ | EV_PERSIST | EV_ET,
+	    ctl_read_cb, c);
+	c->wev = event_new(m->base, fd, EV_WRITE | EV_PERSIST | EV_ET,
+	    ctl_write_cb, c);
+	if (c->out != NULL && c->rev != NULL && c->wev != NULL &&
+	    event_add(c->rev, NULL) == 0)
+		return c;
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	free(c);
+	return NULL;
+}
+
 static void
 ctl_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -376,20 +537,12 @@ ctl_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->bev = bufferevent_socket_new(m->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	if ((c = ctl_conn_new(m, fd)) == NULL) {
 		log_warnx("%s: out of memory", __func__);
-		free(c);
 		close(fd);
 		return;
 	}
-	c->m = m;
 	ctl_nconns++;
-	/* NB: bounds what a peer can make us buffer while a command runs. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CTL_LINE_MAX + 65536);
-	bufferevent_setcb(c->bev, ctl_read_cb, NULL, ctl_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* ---- the control plane as a whole --------------------------------------- */
