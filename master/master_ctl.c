@@ -55,12 +55,15 @@
  * NB: the read event is edge-triggered, or a line left in the socket
  * would wake epoll again and again. Linux reports an edge per arrival of
  * data (epoll(7)), so bytes that come after a peek are never missed: the
- * edge sets `readable` and the next ctl_fill() reads.
+ * edge sets `readable` and the next ctl_fill() reads. The peer's
+ * shutdown may come in the same edge as its last line (EV_CLOSED, i.e.
+ * EPOLLRDHUP, says so): from then on ctl_fill() reads whenever buf holds
+ * no whole line, until it sees the end.
  */
 struct ctl_conn {
 	struct master		*m;
 	int			 fd;
-	struct event		*rev;		/* EV_READ | EV_ET */
+	struct event		*rev;		/* EV_READ | EV_CLOSED | EV_ET */
 	struct event		*wev;		/* added while out holds bytes */
 	struct evbuffer		*out;		/* what send() did not take */
 	char			*buf;		/* input, see above */
@@ -68,6 +71,7 @@ struct ctl_conn {
 	size_t			 cur;		/* the running line, with its LF */
 	bool			 peeked;	/* buf[0, len) is still queued */
 	bool			 readable;	/* an edge not read after yet */
+	bool			 hup;		/* peer shut down its side */
 	bool			 busy;		/* a command is running */
 	bool			 in_dispatch;	/* inside master_cmd_run() */
 	bool			 discarding;	/* skipping an oversized line */
@@ -350,7 +354,7 @@ ctl_fill(struct ctl_conn *c)
 {
 	ssize_t n;
 
-	if (!c->readable)
+	if (!c->readable && !c->hup)
 		return 0;
 	if (c->len == c->cap && ctl_grow(c) == -1) {
 		log_warnx("%s: out of memory", __func__);
@@ -472,6 +476,8 @@ ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct ctl_conn *c = arg;
 
 	c->readable = true;
+	if (what & EV_CLOSED)
+		c->hup = true;
 	ctl_process(c);
 }
 
@@ -503,8 +509,8 @@ ctl_conn_new(struct master *m, int fd)
 	c->m = m;
 	c->fd = fd;
 	c->out = evbuffer_new();
-	c->rev = event_new(m->base, fd, EV_READ | EV_PERSIST | EV_ET,
-	    ctl_read_cb, c);
+	c->rev = event_new(m->base, fd,
+	    EV_READ | EV_CLOSED | EV_PERSIST | EV_ET, ctl_read_cb, c);
 	c->wev = event_new(m->base, fd, EV_WRITE | EV_PERSIST | EV_ET,
 	    ctl_write_cb, c);
 	if (c->out != NULL && c->rev != NULL && c->wev != NULL &&

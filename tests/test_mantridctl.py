@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (IS_ROOT, MANTRIDCTL, NOBODY, Mantrid, SkipTest,  # noqa
@@ -315,9 +316,50 @@ def test_socket_protocol_errors():
         check(m.proc.poll() is None, "daemon died")
 
 
+def test_socket_framing():
+    """Lines in one write, a line in pieces, a line after a half-close:
+    every request is answered, in order (the master peeks whole lines
+    and reads the others as they come)."""
+    def setl(h, port):
+        return ('{"cmd": "set", "host": "%s", "rule": ["proxy", '
+                '{"backends": ["127.0.0.1:%d"]}, false]}\n' % (h, port)
+                ).encode()
+    with Mantrid() as m:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(m.socket)
+        f = s.makefile("rb")
+        s.sendall(b"".join(setl("p%d.com" % i, 8000 + i) for i in range(50))
+                  + b'\n{"cmd": "get", "host": "p49.com"}\n')
+        gens = [json.loads(f.readline())["generation"] for _ in range(50)]
+        check(gens == list(range(gens[0], gens[0] + 50)), "gens %r" % gens)
+        r = json.loads(f.readline())
+        check(r["result"][1]["backends"] == ["127.0.0.1:8049"], "get %r" % r)
+        req = setl("split.com", 9000)
+        for part in (req[:7], req[7:30], req[30:]):
+            s.sendall(part)
+            time.sleep(0.05)
+        check(json.loads(f.readline())["ok"] is True, "split line")
+        big = {"h%d.com" % i: ["spin", {}, False] for i in range(5000)}
+        s.sendall(json.dumps({"cmd": "set_all", "hosts": big}).encode()
+                  + b"\n" + setl("after.com", 9001))
+        check(json.loads(f.readline())["ok"] is True, "set_all")
+        check(json.loads(f.readline())["ok"] is True, "set after set_all")
+        s.sendall(b'{"cmd": "info"}\n')
+        s.shutdown(socket.SHUT_WR)
+        r = json.loads(f.readline())
+        check(r["ok"] is True and r["result"]["rules"] == 5001,
+              "info after half-close: %r" % r)
+        check(f.readline() == b"", "no EOF after half-close")
+        f.close()
+        s.close()
+        check(m.proc.poll() is None, "daemon died")
+
+
 if __name__ == "__main__":
     run_tests([test_mantrid_client_commands, test_extra_commands,
                test_weights_and_json_values,
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,
-               test_socket_owned_by_run_user, test_socket_protocol_errors])
+               test_socket_owned_by_run_user, test_socket_protocol_errors,
+               test_socket_framing])
