@@ -430,6 +430,13 @@ ruledb_backend_find(struct ruledb *db, const char *addr, uint32_t *idx)
 	return rdb_backend_lookup(db, addr, idx);
 }
 
+bool
+ruledb_backend_referenced(const struct ruledb *db, uint32_t idx)
+{
+	return db->m != NULL && idx < db->hdr->nbackends &&
+	    db->m->bmeta[idx].refs > 0;
+}
+
 size_t
 ruledb_backend_count(const struct ruledb *db)
 {

@@ -63,6 +63,8 @@ struct backend_state *ruledb_backend(struct ruledb *, uint32_t idx);
 struct backend_state *ruledb_backend_find(struct ruledb *, const char *addr,
 		    uint32_t *idx);
 size_t		 ruledb_backend_count(const struct ruledb *);
+/* master only: does a published rule reference backend idx? */
+bool		 ruledb_backend_referenced(const struct ruledb *, uint32_t idx);
 
 /*
  * worker: map the segment, rules region read-only, and take reader slot

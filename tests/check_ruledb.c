@@ -470,8 +470,14 @@ START_TEST(test_backends)
 	ck_assert_ptr_null(ruledb_backend_find(db, "127.0.0.1:9", NULL));
 	ck_assert_ptr_null(ruledb_backend(db, 1000000));
 
+	ck_assert(ruledb_backend_referenced(db, idx));
+	ck_assert(!ruledb_backend_referenced(db, 1000000));
+
 	/* last reference gone: the entry is freed after the grace period */
 	ck_assert_int_eq(ruledb_delete(db, "one.com"), 0);
+	ck_assert(!ruledb_backend_referenced(db, idx));
+	ck_assert(ruledb_backend_referenced(db, REC_BACKENDS(
+	    ruledb_get(db, "two.com"))[0].backend));
 	ruledb_reclaim(db);
 	ck_assert_ptr_null(ruledb_backend_find(db, "127.0.0.1:8002", NULL));
 	ck_assert_ptr_nonnull(ruledb_backend_find(db, "127.0.0.1:8001", NULL));
