@@ -254,11 +254,15 @@ ctl_write(struct ctl_conn *c, const char *p, size_t len)
 		if (n < 0)
 			n = 0;
 	}
-	if ((size_t)n < len) {
-		if (evbuffer_add(c->out, p + n, len - (size_t)n) == -1)
-			log_warnx("%s: out of memory", __func__);
-		event_add(c->wev, NULL);
+	if ((size_t)n == len)
+		return;
+	if (evbuffer_add(c->out, p + n, len - (size_t)n) == -1) {
+		/* NB: a reply cut short would garble the stream: hang up. */
+		log_warnx("%s: out of memory", __func__);
+		ctl_gone(c);
+		return;
 	}
+	event_add(c->wev, NULL);
 }
 
 static void
