@@ -136,26 +136,6 @@ ruledb_delete(struct ruledb *db, const char *key)
 	return RULEDB_OK;
 }
 
-static enum ruledb_err
-check_all(const struct ruledb_entry *ents, size_t n, char *err,
-    size_t errlen)
-{
-	char k[RULE_KEY_MAX + 1];
-	bool proto;
-	size_t i;
-
-	if (n > 0 && ents == NULL)
-		return RULEDB_EINVAL;
-	for (i = 0; i < n; i++) {
-		if (ents[i].key == NULL ||
-		    rdb_key_canon(ents[i].key, k, sizeof(k), &proto) < 0)
-			return bad_key(ents[i].key, err, errlen);
-		if (!rdb_rule_ok(ents[i].rule, err, errlen))
-			return RULEDB_EINVAL;
-	}
-	return RULEDB_OK;
-}
-
 /* Unpublished new table: free all of it at once (replace_all failed). */
 static void
 abandon(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old)
@@ -175,47 +155,143 @@ abandon(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old)
 }
 
 /*
- * One entry into the unpublished table. A key given twice: the later
- * wins, and the earlier (never published) record is freed at once.
+ * replace_all meets a cache miss at every step of an entry: its input,
+ * its home slot in the old and in the new table, its old record, all at
+ * random places. Entries go in batches of RA_BATCH and every step is
+ * first taken for the whole batch with a prefetch, so the misses of a
+ * batch overlap instead of following one another.
+ */
+#define RA_BATCH	16
+
+struct ra_key {
+	uint64_t	h;
+	int		n;
+	bool		proto;
+	char		k[RULE_KEY_MAX + 1];
+};
+
+/* Step 1: check and hash the key; prefetch its slots and its rule. */
+static enum ruledb_err
+ra_key(const struct ruledb *db, const struct rdb_table *nt,
+    const struct rdb_table *old, const struct ruledb_entry *ent,
+    struct ra_key *rk, char *err, size_t errlen)
+{
+	if (ent->key == NULL || (rk->n = rdb_key_canon(ent->key, rk->k,
+	    sizeof(rk->k), &rk->proto)) < 0)
+		return bad_key(ent->key, err, errlen);
+	rk->h = rdb_hash(db->hdr->seed, rk->k, (size_t)rk->n);
+	__builtin_prefetch(&old->slots[RDB_HOME(rk->h, old->nslots - 1)]);
+	__builtin_prefetch(&nt->slots[RDB_HOME(rk->h, nt->nslots - 1)], 1);
+	__builtin_prefetch(ent->rule);
+	return RULEDB_OK;
+}
+
+/* Step 2: check the rule; prefetch the old record the home slot names. */
+static enum ruledb_err
+ra_rule(const struct ruledb *db, const struct rdb_table *old,
+    const struct ruledb_entry *ent, const struct ra_key *rk, char *err,
+    size_t errlen)
+{
+	const char *rec;
+	uint64_t s;
+
+	s = atomic_load_explicit(&old->slots[RDB_HOME(rk->h,
+	    old->nslots - 1)], memory_order_relaxed);
+	if (s > RDB_SLOT_TOMB && (s >> 32) == (rk->h >> 32)) {
+		rec = (const char *)rdb_slot_rec(db, s);
+		__builtin_prefetch(rec);
+		__builtin_prefetch(rec + 64);
+	}
+	if (!rdb_rule_ok(ent->rule, err, errlen))
+		return RULEDB_EINVAL;
+	return RULEDB_OK;
+}
+
+/*
+ * Step 3: the entry into the unpublished table. A key given twice: the
+ * later wins, and the earlier (never published) record is freed at once.
  */
 static enum ruledb_err
 put_one(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
-    const struct ruledb_entry *ent, char *err, size_t errlen)
+    const struct ruledb_entry *ent, const struct ra_key *rk, char *err,
+    size_t errlen)
 {
-	char k[RULE_KEY_MAX + 1];
 	const struct rule_rec *prev;
 	enum ruledb_err e;
-	uint64_t h, idx, off;
+	uint64_t idx, off;
 	uint32_t counter = RDB_NOBACKEND;
-	bool proto, dup;
-	int n;
+	size_t n = (size_t)rk->n;
+	bool dup;
 
-	n = rdb_key_canon(ent->key, k, sizeof(k), &proto);
-	h = rdb_hash(db->hdr->seed, k, (size_t)n);
-	dup = rdb_tbl_find(db, nt, k, (size_t)n, h, &idx);
+	dup = rdb_tbl_find(db, nt, rk->k, n, rk->h, &idx);
 	prev = dup ? rdb_slot_rec(db, nt->slots[idx]) :
-	    rdb_lookup(db, old, k, (size_t)n);
+	    rdb_lookup(db, old, rk->k, n);
 	if (prev != NULL)
 		counter = prev->counters;
 	if (prev != NULL && !dup)	/* a slot of the old table, kept */
 		db->m->ckept[counter / 8] |= (uint8_t)(1u << (counter % 8));
-	e = rdb_rec_build(db, k, (size_t)n, ent->rule, counter, &off, err,
+	e = rdb_rec_build(db, rk->k, n, ent->rule, counter, &off, err,
 	    errlen);
 	if (e != RULEDB_OK)
 		return e;
 	if (dup)
 		rdb_rec_free_now(db, prev, false);
 	else
-		count_add(nt, proto, 1);
-	atomic_store_explicit(&nt->slots[idx], rdb_slot_enc(h, off),
+		count_add(nt, rk->proto, 1);
+	atomic_store_explicit(&nt->slots[idx], rdb_slot_enc(rk->h, off),
 	    memory_order_relaxed);
+	return RULEDB_OK;
+}
+
+/* Entries [i, i + nb) into the new table, in order, in three steps. */
+static enum ruledb_err
+put_batch(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
+    const struct ruledb_entry *ents, size_t nb, char *err, size_t errlen)
+{
+	struct ra_key rk[RA_BATCH];
+	enum ruledb_err e;
+	size_t j;
+
+	for (j = 0; j < nb; j++)
+		if ((e = ra_key(db, nt, old, &ents[j], &rk[j], err, errlen)) !=
+		    RULEDB_OK)
+			return e;
+	for (j = 0; j < nb; j++)
+		if ((e = ra_rule(db, old, &ents[j], &rk[j], err, errlen)) !=
+		    RULEDB_OK)
+			return e;
+	for (j = 0; j < nb; j++)
+		if ((e = put_one(db, nt, old, &ents[j], &rk[j], err,
+		    errlen)) != RULEDB_OK)
+			return e;
 	return RULEDB_OK;
 }
 
 /*
  * The old table is unlinked: retire it and every record in it; a host
- * whose counter slot put_one() carried over (ckept) keeps it.
+ * whose counter slot put_one() carried over (ckept) keeps it. The slots
+ * are read in order but their records lie anywhere: each is prefetched
+ * (header and backend lines) RA_AHEAD slots before it is retired.
  */
+#define RA_AHEAD	32
+static void
+prefetch_rec(const struct ruledb *db, const struct rdb_table *t, uint64_t i)
+{
+	const char *rec;
+	uint64_t s;
+
+	if (i >= t->nslots)
+		return;
+	s = atomic_load_explicit(&t->slots[i], memory_order_relaxed);
+	if (s <= RDB_SLOT_TOMB)
+		return;
+	rec = (const char *)rdb_slot_rec(db, s);
+	__builtin_prefetch(rec);
+	__builtin_prefetch(rec + 64);
+	__builtin_prefetch(rec + 128);
+	__builtin_prefetch(rec + 192);
+}
+
 static void
 retire_table(struct ruledb *db, struct rdb_table *old)
 {
@@ -225,6 +301,7 @@ retire_table(struct ruledb *db, struct rdb_table *old)
 	uint32_t c;
 
 	for (i = 0; i < old->nslots; i++) {
+		prefetch_rec(db, old, i + RA_AHEAD);
 		s = atomic_load_explicit(&old->slots[i], memory_order_relaxed);
 		if (s == RDB_SLOT_EMPTY || s == RDB_SLOT_TOMB)
 			continue;
@@ -257,7 +334,9 @@ clear_kept(struct ruledb *db, const struct rdb_table *old)
  * Build a complete new table with new records beside the old one, then
  * swap it in with one release store of hdr->table (protocol item 3): a
  * reader sees all of the old rules or all of the new. Needs room for both
- * sets until the grace period ends. Hosts kept keep their counters.
+ * sets until the grace period ends. Hosts kept keep their counters. A bad
+ * entry, like a lack of space, drops the unpublished table: nothing
+ * changes.
  */
 enum ruledb_err
 ruledb_replace_all(struct ruledb *db, const struct ruledb_entry *ents,
@@ -266,10 +345,10 @@ ruledb_replace_all(struct ruledb *db, const struct ruledb_entry *ents,
 	struct rdb_table *old = rdb_table_cur(db), *nt;
 	enum ruledb_err e;
 	uint64_t off;
-	size_t i;
+	size_t i, nb;
 
-	if ((e = check_all(ents, n, err, errlen)) != RULEDB_OK)
-		return e;
+	if (n > 0 && ents == NULL)
+		return RULEDB_EINVAL;
 	ruledb_reclaim(db);
 	if ((off = rdb_tbl_new(db, rdb_tbl_size_for(n))) == 0) {
 		snprintf(err, errlen, "shm_size exhausted (%zu of %zu bytes "
@@ -278,13 +357,15 @@ ruledb_replace_all(struct ruledb *db, const struct ruledb_entry *ents,
 		return RULEDB_ENOSPC;
 	}
 	nt = RDB_PTR(db, off);
-	for (i = 0; i < n; i++)
-		if ((e = put_one(db, nt, old, &ents[i], err, errlen)) !=
+	for (i = 0; i < n; i += nb) {
+		nb = n - i < RA_BATCH ? n - i : RA_BATCH;
+		if ((e = put_batch(db, nt, old, &ents[i], nb, err, errlen)) !=
 		    RULEDB_OK) {
 			abandon(db, nt, old);
 			clear_kept(db, old);
 			return e;
 		}
+	}
 	atomic_store_explicit(&db->hdr->table, off, memory_order_release);
 	db->m->tombs = 0;
 	retire_table(db, old);
