@@ -267,6 +267,9 @@ uint64_t	rdb_hash(uint64_t seed, const char *, size_t);
 uint32_t	rdb_checksum(const struct rule_rec *);
 const struct rule_rec *rdb_lookup(const struct ruledb *,
 		    const struct rdb_table *, const char *, size_t);
+const struct rule_rec *rdb_lookup_h(const struct ruledb *,
+		    const struct rdb_table *, const char *, size_t,
+		    uint64_t hash);
 int		rdb_key_canon(const char *key, char *buf, size_t buflen,
 		    bool *proto);
 

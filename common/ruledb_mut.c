@@ -157,11 +157,13 @@ abandon(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old)
 /*
  * replace_all meets a cache miss at every step of an entry: its input,
  * its home slot in the old and in the new table, its old record, all at
- * random places. Entries go in batches of RA_BATCH and every step is
- * first taken for the whole batch with a prefetch, so the misses of a
- * batch overlap instead of following one another.
+ * random places. So the steps run as a pipeline: entry i + 2 * RA_DIST
+ * has its key hashed and its slots and rule prefetched, entry i + RA_DIST
+ * its old record and rule data prefetched, while entry i is built; the
+ * misses overlap instead of following one another.
  */
-#define RA_BATCH	16
+#define RA_DIST		4
+#define RA_RING		16	/* power of two > 2 * RA_DIST */
 
 struct ra_key {
 	uint64_t	h;
@@ -183,33 +185,48 @@ ra_key(const struct ruledb *db, const struct rdb_table *nt,
 	__builtin_prefetch(&old->slots[RDB_HOME(rk->h, old->nslots - 1)]);
 	__builtin_prefetch(&nt->slots[RDB_HOME(rk->h, nt->nslots - 1)], 1);
 	__builtin_prefetch(ent->rule);
+	__builtin_prefetch((const char *)ent->rule + sizeof(struct rule) - 1);
 	return RULEDB_OK;
 }
 
-/* Step 2: check the rule; prefetch the old record the home slot names. */
-static enum ruledb_err
-ra_rule(const struct ruledb *db, const struct rdb_table *old,
-    const struct ruledb_entry *ent, const struct ra_key *rk, char *err,
-    size_t errlen)
+/*
+ * Step 2: prefetch the old record the home slot names (the head and the
+ * key) and the rule's data: kwargs and the lines of its first backends
+ * that rdb_rule_ok() and the build read.
+ */
+static void
+ra_prefetch(const struct ruledb *db, const struct rdb_table *old,
+    const struct ruledb_entry *ent, const struct ra_key *rk)
 {
+	const struct rule *r = ent->rule;
 	const char *rec;
 	uint64_t s;
+	size_t i;
 
 	s = atomic_load_explicit(&old->slots[RDB_HOME(rk->h,
 	    old->nslots - 1)], memory_order_relaxed);
 	if (s > RDB_SLOT_TOMB && (s >> 32) == (rk->h >> 32)) {
 		rec = (const char *)rdb_slot_rec(db, s);
 		__builtin_prefetch(rec);
-		__builtin_prefetch(rec + 64);
+		__builtin_prefetch(rec + sizeof(struct rule_rec));
+		__builtin_prefetch(rec + sizeof(struct rule_rec) + rk->n);
 	}
-	if (!rdb_rule_ok(ent->rule, err, errlen))
-		return RULEDB_EINVAL;
-	return RULEDB_OK;
+	if (r == NULL)
+		return;
+	if (r->kwargs_json != NULL) {
+		__builtin_prefetch(r->kwargs_json);
+		__builtin_prefetch(r->kwargs_json + 63);
+	}
+	for (i = 0; i < r->nbackends && i < 4 && r->backends != NULL; i++) {
+		__builtin_prefetch(r->backends[i].addr);
+		__builtin_prefetch(&r->backends[i].url);
+	}
 }
 
 /*
- * Step 3: the entry into the unpublished table. A key given twice: the
- * later wins, and the earlier (never published) record is freed at once.
+ * Step 3: check the rule, and put the entry into the unpublished table.
+ * A key given twice: the later wins, and the earlier (never published)
+ * record is freed at once.
  */
 static enum ruledb_err
 put_one(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
@@ -223,9 +240,11 @@ put_one(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
 	size_t n = (size_t)rk->n;
 	bool dup;
 
+	if (!rdb_rule_ok(ent->rule, err, errlen))
+		return RULEDB_EINVAL;
 	dup = rdb_tbl_find(db, nt, rk->k, n, rk->h, &idx);
 	prev = dup ? rdb_slot_rec(db, nt->slots[idx]) :
-	    rdb_lookup(db, old, rk->k, n);
+	    rdb_lookup_h(db, old, rk->k, n, rk->h);
 	if (prev != NULL)
 		counter = prev->counters;
 	if (prev != NULL && !dup)	/* a slot of the old table, kept */
@@ -243,27 +262,26 @@ put_one(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
 	return RULEDB_OK;
 }
 
-/* Entries [i, i + nb) into the new table, in order, in three steps. */
+/* Every entry into the new table, in order (see RA_DIST). */
 static enum ruledb_err
-put_batch(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
-    const struct ruledb_entry *ents, size_t nb, char *err, size_t errlen)
+put_all(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
+    const struct ruledb_entry *ents, size_t n, char *err, size_t errlen)
 {
-	struct ra_key rk[RA_BATCH];
+	struct ra_key rk[RA_RING];
 	enum ruledb_err e;
-	size_t j;
+	size_t i, j;
 
-	for (j = 0; j < nb; j++)
-		if ((e = ra_key(db, nt, old, &ents[j], &rk[j], err, errlen)) !=
-		    RULEDB_OK)
+	for (i = 0; i < n + 2 * RA_DIST; i++) {
+		if (i < n && (e = ra_key(db, nt, old, &ents[i],
+		    &rk[i % RA_RING], err, errlen)) != RULEDB_OK)
 			return e;
-	for (j = 0; j < nb; j++)
-		if ((e = ra_rule(db, old, &ents[j], &rk[j], err, errlen)) !=
-		    RULEDB_OK)
-			return e;
-	for (j = 0; j < nb; j++)
-		if ((e = put_one(db, nt, old, &ents[j], &rk[j], err,
+		if ((j = i - RA_DIST) < n && i >= RA_DIST)
+			ra_prefetch(db, old, &ents[j], &rk[j % RA_RING]);
+		if ((j = i - 2 * RA_DIST) < n && i >= 2 * RA_DIST &&
+		    (e = put_one(db, nt, old, &ents[j], &rk[j % RA_RING], err,
 		    errlen)) != RULEDB_OK)
 			return e;
+	}
 	return RULEDB_OK;
 }
 
@@ -273,7 +291,7 @@ put_batch(struct ruledb *db, struct rdb_table *nt, const struct rdb_table *old,
  * are read in order but their records lie anywhere: each is prefetched
  * (header and backend lines) RA_AHEAD slots before it is retired.
  */
-#define RA_AHEAD	32
+#define RA_AHEAD	32	/* slots */
 static void
 prefetch_rec(const struct ruledb *db, const struct rdb_table *t, uint64_t i)
 {
@@ -345,8 +363,6 @@ ruledb_replace_all(struct ruledb *db, const struct ruledb_entry *ents,
 	struct rdb_table *old = rdb_table_cur(db), *nt;
 	enum ruledb_err e;
 	uint64_t off;
-	size_t i, nb;
-
 	if (n > 0 && ents == NULL)
 		return RULEDB_EINVAL;
 	ruledb_reclaim(db);
@@ -357,14 +373,10 @@ ruledb_replace_all(struct ruledb *db, const struct ruledb_entry *ents,
 		return RULEDB_ENOSPC;
 	}
 	nt = RDB_PTR(db, off);
-	for (i = 0; i < n; i += nb) {
-		nb = n - i < RA_BATCH ? n - i : RA_BATCH;
-		if ((e = put_batch(db, nt, old, &ents[i], nb, err, errlen)) !=
-		    RULEDB_OK) {
-			abandon(db, nt, old);
-			clear_kept(db, old);
-			return e;
-		}
+	if ((e = put_all(db, nt, old, ents, n, err, errlen)) != RULEDB_OK) {
+		abandon(db, nt, old);
+		clear_kept(db, old);
+		return e;
 	}
 	atomic_store_explicit(&db->hdr->table, off, memory_order_release);
 	db->m->tombs = 0;

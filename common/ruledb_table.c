@@ -61,10 +61,18 @@ const struct rule_rec *
 rdb_lookup(const struct ruledb *db, const struct rdb_table *t,
     const char *key, size_t len)
 {
-	const struct rule_rec *rec;
-	uint64_t h, mask = t->nslots - 1, i, n, s;
+	return rdb_lookup_h(db, t, key, len, rdb_hash(db->hdr->seed, key,
+	    len));
+}
 
-	h = rdb_hash(db->hdr->seed, key, len);
+/* The same, for a key whose hash is known. */
+const struct rule_rec *
+rdb_lookup_h(const struct ruledb *db, const struct rdb_table *t,
+    const char *key, size_t len, uint64_t h)
+{
+	const struct rule_rec *rec;
+	uint64_t mask = t->nslots - 1, i, n, s;
+
 	for (i = RDB_HOME(h, mask), n = 0; n < t->nslots;
 	    i = (i + 1) & mask, n++) {
 		s = atomic_load_explicit(&t->slots[i], memory_order_acquire);
