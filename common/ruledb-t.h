@@ -30,28 +30,38 @@ struct rule_rec_backend {
  * An immutable rule record in shared memory. Every *_off is an offset
  * from the start of the record itself (so a record is position-independent);
  * strings are NUL-terminated and *_len excludes the NUL.
+ *
+ * Records start 32 bytes before a cache line boundary (the allocator's
+ * blocks do, see ruledb_int.h), so the record is two parts: a 32-byte
+ * head that a lookup never reads (the master's and the control plane's
+ * fields, and the round-robin generation), then the hot line: the
+ * fields every request reads and the key's first 32 bytes. A hit reads
+ * exactly one line of its record for a key up to 32 bytes.
  */
 struct rule_rec {
+	/* head: 32 bytes */
 	uint32_t	size;		/* bytes, header + data */
 	uint32_t	checksum;	/* over the record with this field 0 */
-	uint32_t	key_off;	/* lookup key: "host" or "https://host" */
-	uint32_t	key_len;
+	uint64_t	generation;	/* generation that published it */
+	uint32_t	kwargs_off;	/* canonical kwargs JSON */
+	uint32_t	kwargs_len;
+	uint16_t	str_off;	/* static type / redirect_to; 0 = none */
+	uint16_t	str_len;
+	uint32_t	pad;
+	/* hot line: 32 bytes of fields, then the key */
+	uint16_t	key_len;
+	uint16_t	key_off;	/* lookup key: "host" or "https://host" */
 	uint8_t		action;		/* enum rule_action */
 	uint8_t		subdomains;
 	uint8_t		algorithm;	/* enum rule_algo */
 	uint8_t		hold_when_down;
 	uint32_t	counters;	/* host counter slot (kept across replace) */
+	uint16_t	code;
+	uint16_t	nbackends;
 	uint32_t	attempts;
 	uint32_t	delay_ms;
 	uint32_t	timeout_s;
-	uint32_t	code;
-	uint32_t	str_off;	/* static type / redirect_to; 0 = none */
-	uint32_t	str_len;
-	uint32_t	kwargs_off;	/* canonical kwargs JSON */
-	uint32_t	kwargs_len;
-	uint32_t	nbackends;
 	uint32_t	backends_off;	/* struct rule_rec_backend[nbackends] */
-	uint64_t	generation;	/* generation that published it */
 };
 
 #define REC_STR(rec, off)	((const char *)(rec) + (off))

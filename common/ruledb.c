@@ -99,7 +99,7 @@ layout(struct ruledb_hdr *h, size_t size, unsigned nreaders)
 	h->counters_off = h->readers_off + nreaders * sizeof(struct rdb_reader);
 	h->backends_off = h->counters_off +
 	    (size_t)h->ncounters * sizeof(struct host_counters);
-	h->arena_off = round_up(sizeof(*h), 64);
+	h->arena_off = round_up(sizeof(*h), 64) + RDB_LINE_OFF;
 	h->arena_end = h->rw_off;
 	atomic_store(&h->generation, 0);
 	atomic_store(&h->epoch, 1);

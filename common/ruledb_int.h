@@ -16,9 +16,10 @@
 #include "ruledb.h"
 
 #define RULEDB_MAGIC	0x31424452544e414dULL	/* "MANTRDB1" little endian */
-#define RULEDB_LAYOUT	1
-#define RDB_ALIGN	16		/* arena granule; slots store off / 16 */
-#define RDB_SHIFT	4
+#define RULEDB_LAYOUT	2
+#define RDB_ALIGN	64		/* arena granule: block sizes */
+#define RDB_LINE_OFF	32		/* where blocks start in a cache line */
+#define RDB_SHIFT	4		/* slots store off / 16 */
 #define RDB_MIN_SIZE	(1024 * 1024)
 #define RDB_MAX_SIZE	(1ULL << 36)	/* 32-bit slot offset << 4 */
 #define RDB_OFFLINE	0		/* reader slot: holds nothing */
@@ -134,7 +135,11 @@ struct ruledb_hdr {
 	_Atomic uint32_t	backend_hwm;	/* backend entries ever used */
 };
 
-/* A hash table in the arena. Written by the master only. */
+/*
+ * A hash table in the arena. Written by the master only. Its block starts
+ * RDB_LINE_OFF bytes into a cache line, so slots[] starts on a line:
+ * a probe within 8 slots of its home touches one line.
+ */
 struct rdb_table {
 	uint64_t		nslots;		/* power of two */
 	_Atomic uint64_t	count;		/* live keys */
@@ -149,7 +154,11 @@ struct rdb_reader {
 	char			pad[52];
 } __attribute__((aligned(64)));
 
-/* Size classes: 16-byte steps up to 4 KiB, then powers of two. */
+/*
+ * Size classes: 64-byte steps up to 4 KiB, then powers of two. Every
+ * block is a multiple of 64 bytes and the arena starts RDB_LINE_OFF bytes
+ * into a line, so every block does too (see struct rule_rec).
+ */
 #define RDB_SMALL_MAX	4096
 #define RDB_NCLASSES	(RDB_SMALL_MAX / RDB_ALIGN + 40)
 

@@ -3,11 +3,20 @@
  * record (layout in ruledb-t.h), and what a record owns besides its bytes:
  * a host counter slot and references on backend entries. Master only.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ruledb.h"
 #include "ruledb_int.h"
+
+/* The record's hot line (struct rule_rec) and the 16-bit fields. */
+_Static_assert(sizeof(struct rule_rec) == 64 &&
+    offsetof(struct rule_rec, key_len) == RDB_LINE_OFF,
+    "rule_rec: 32-byte head, then the hot line");
+_Static_assert(sizeof(struct rule_rec) + RULE_KEY_MAX + 1 <= UINT16_MAX &&
+    RULE_STR_MAX <= UINT16_MAX && RULE_BACKENDS_MAX <= UINT16_MAX,
+    "rule_rec: 16-bit offsets and lengths");
 
 struct rec_layout {
 	size_t	key, str, kwargs, bk, urls, size;
@@ -47,8 +56,8 @@ bool
 rdb_rule_ok(const struct rule *r, char *err, size_t errlen)
 {
 	if (r == NULL || (unsigned)r->action >= RULE_ACTION_COUNT ||
-	    (unsigned)r->algorithm >= ALGO_COUNT) {
-		snprintf(err, errlen, "invalid rule action or algorithm");
+	    (unsigned)r->algorithm >= ALGO_COUNT || r->code > UINT16_MAX) {
+		snprintf(err, errlen, "invalid rule action, algorithm or code");
 		return false;
 	}
 	if (!str_ok(r->str, RULE_STR_MAX)) {
@@ -115,13 +124,10 @@ fill_backends(struct rule_rec *rec, const struct rule *r,
 }
 
 static void
-fill_str(struct rule_rec *rec, size_t off, const char *s, uint32_t *o,
-    uint32_t *len)
+fill_str(struct rule_rec *rec, size_t off, const char *s)
 {
-	*o = (uint32_t)off;
-	*len = (uint32_t)slen(s);
 	if (off != 0)
-		memcpy((char *)rec + off, s, *len + 1);
+		memcpy((char *)rec + off, s, slen(s) + 1);
 }
 
 static void
@@ -130,8 +136,8 @@ fill(struct rule_rec *rec, const char *key, size_t klen, const struct rule *r,
 {
 	memset(rec, 0, l->size);
 	rec->size = (uint32_t)l->size;
-	rec->key_off = (uint32_t)l->key;
-	rec->key_len = (uint32_t)klen;
+	rec->key_off = (uint16_t)l->key;
+	rec->key_len = (uint16_t)klen;
 	memcpy((char *)rec + l->key, key, klen);
 	rec->action = (uint8_t)r->action;
 	rec->subdomains = r->subdomains ? 1 : 0;
@@ -140,11 +146,14 @@ fill(struct rule_rec *rec, const char *key, size_t klen, const struct rule *r,
 	rec->attempts = r->attempts;
 	rec->delay_ms = r->delay_ms;
 	rec->timeout_s = r->timeout_s;
-	rec->code = r->code;
-	fill_str(rec, l->str, r->str, &rec->str_off, &rec->str_len);
-	fill_str(rec, l->kwargs, r->kwargs_json, &rec->kwargs_off,
-	    &rec->kwargs_len);
-	rec->nbackends = (uint32_t)r->nbackends;
+	rec->code = (uint16_t)r->code;	/* 100-599 */
+	rec->str_off = (uint16_t)l->str;
+	rec->str_len = (uint16_t)slen(r->str);
+	fill_str(rec, l->str, r->str);
+	rec->kwargs_off = (uint32_t)l->kwargs;
+	rec->kwargs_len = (uint32_t)slen(r->kwargs_json);
+	fill_str(rec, l->kwargs, r->kwargs_json);
+	rec->nbackends = (uint16_t)r->nbackends;
 	rec->backends_off = (uint32_t)l->bk;
 }
 

@@ -12,6 +12,9 @@
 #include "ruledb.h"
 #include "ruledb_int.h"
 
+_Static_assert(sizeof(struct rdb_table) == RDB_LINE_OFF,
+    "rdb_table: slots[] starts on a cache line");
+
 #define K0	0x9e3779b97f4a7c15ULL
 #define K1	0xff51afd7ed558ccdULL
 #define K2	0xc4ceb9fe1a85ec53ULL
