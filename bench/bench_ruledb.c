@@ -6,7 +6,7 @@
  *
  *	bench/bench_ruledb [max_hosts]		(default 1000000)
  *	bench/bench_ruledb replace_all [rounds]	(replace_all only, for perf)
- *	bench/bench_ruledb lookup n		(hot exact lookups at n, for perf)
+ *	bench/bench_ruledb lookup n [hot]	(hot exact lookups at n, for perf)
  *
  * Not run by make check. Results: bench/RESULTS.md.
  */
@@ -340,11 +340,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 2 && strcmp(argv[1], "lookup") == 0) {
+		unsigned hot = argc > 3 ? (unsigned)atoi(argv[3]) : HOT;
+
 		db = mkdb();
 		load(db, 0, max = (unsigned)atoi(argv[2]));
 		for (i = 0; i < 10; i++)
-			printf("%u hosts: hot exact %.1f ns\n", max,
-			    lookup_ns(db, max, HOT, Q_EXACT));
+			printf("%u hosts: hot set of %u: exact %.1f ns\n", max,
+			    hot, lookup_ns(db, max, hot, Q_EXACT));
 		ruledb_destroy(db);
 		return 0;
 	}
