@@ -100,28 +100,36 @@ norm_v6(const char *h, size_t len, char *buf, size_t buflen)
 int
 ruledb_normalize_host(const char *host, size_t len, char *buf, size_t buflen)
 {
-	const char *colon;
-	size_t n, i;
+	size_t i, n, lim;
+	char c, prev = '.';
 
 	if (len == 0 || buflen == 0)
 		return -1;
 	if (host[0] == '[')
 		return norm_v6(host, len, buf, buflen);
-	colon = memchr(host, ':', len);
-	n = colon != NULL ? (size_t)(colon - host) : len;
-	if (colon != NULL && !port_ok(colon, len - n))
+	lim = buflen - 1 < RULE_HOST_MAX ? buflen - 1 : RULE_HOST_MAX;
+	/*
+	 * One pass: map; a byte that maps to 0 (':' among them) or an empty
+	 * label ("..", a leading '.') ends the name, and only a port may
+	 * follow. A name longer than lim + 1 (one trailing dot) is refused
+	 * as soon as it is seen.
+	 */
+	for (i = 0; i < len; i++) {
+		c = name_map[(unsigned char)host[i]];
+		if (c == 0 || (c == '.' && prev == '.'))
+			break;
+		if (i > lim)
+			return -1;
+		if (i < lim)
+			buf[i] = c;
+		prev = c;
+	}
+	n = i;
+	if (n < len && (host[n] != ':' || !port_ok(host + n, len - n)))
 		return -1;
 	if (n > 0 && host[n - 1] == '.')
 		n--;
-	if (n == 0 || n > RULE_HOST_MAX || n >= buflen || host[0] == '.')
-		return -1;
-	/* one pass: map, refuse bad bytes and empty labels ("..", ".x.") */
-	for (i = 0; i < n; i++) {
-		if ((buf[i] = name_map[(unsigned char)host[i]]) == 0 ||
-		    (buf[i] == '.' && buf[i - 1] == '.'))
-			return -1;
-	}
-	if (buf[n - 1] == '.')
+	if (n == 0 || n > lim)
 		return -1;
 	buf[n] = '\0';
 	return (int)n;
