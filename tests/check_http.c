@@ -1,8 +1,8 @@
 /*
  * check_http.c: request-head scanning, parsing and validation and the
- * chunked decoder (worker/worker_parse.c), table-driven against the real
- * code. Each request is also fed one byte at a time, to prove the scanner
- * is incremental.
+ * chunked decoder (worker/worker_scan.c, worker_parse.c, worker_chunk.c),
+ * table-driven against the real code. Each request is also fed one byte at
+ * a time, to prove the scanner is incremental.
  */
 #include <check.h>
 #include <stdio.h>

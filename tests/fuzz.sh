@@ -10,7 +10,8 @@ mkdir -p "$out/corpus" || exit 1
 trap 'rm -rf "$out"' EXIT
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I"$srcdir" \
-    "$srcdir/worker/worker_parse.c" "$srcdir/tests/fuzz_http.c" \
+    "$srcdir/worker/worker_parse.c" "$srcdir/worker/worker_scan.c" \
+    "$srcdir/worker/worker_chunk.c" "$srcdir/tests/fuzz_http.c" \
     -lhttp_parser -o "$out/fuzz_http" 2>"$out/cc.log"; then
 	cat "$out/cc.log"
 	echo "cannot build the fuzzer (libFuzzer missing?): skip"

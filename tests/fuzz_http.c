@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c: libFuzzer target for the request-head scanner, parser and
- * validator and the chunked decoder (worker/worker_parse.c). Run by
+ * validator and the chunked decoder (worker/worker_{scan,parse,chunk}.c). Run by
  * tests/fuzz.sh. Invariants checked besides memory safety: an accepted
  * head's offsets stay inside it, and a body decoder never emits more
  * bytes than it was given.

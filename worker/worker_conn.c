@@ -1,6 +1,6 @@
 /*
  * worker_conn.c: owns a client connection: accept, reading and validating
- * request heads (worker_parse.c), resolving the Host and dispatching the
+ * request heads (worker_parse.h), resolving the Host and dispatching the
  * rule's action, local responses, keep-alive and pipelining (one request
  * at a time, so responses leave in order), client timeouts, and the end
  * of every request (counters, access log).

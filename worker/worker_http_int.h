@@ -4,7 +4,7 @@
  * crosses a process boundary.
  *
  * Life of a request: worker_conn.c accepts and reads the head through
- * worker_parse.c's three gates, resolves the Host in the rule DB and runs
+ * worker_parse.h's three gates, resolves the Host in the rule DB and runs
  * the action: worker_proxy.c (backend, pool, body streaming, response,
  * tunnel), worker_spin.c (park until the rule changes), worker_static.c
  * (static, redirect, empty, unknown and no_hosts pages). Every request
