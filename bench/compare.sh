@@ -16,7 +16,9 @@
 #    req/s instead of in a scheduler tie with wrk and the backend. The
 #    busy% column says how much of its core the proxy used (near 100: it
 #    was the bottleneck); other% how much of that core other jobs (or
-#    the VM's steal) took meanwhile. -U: no pinning (the old method).
+#    the VM's steal) took meanwhile; load% how busy LOAD_CPU was (wrk,
+#    the backend and whatever else ran there: near 100, the load side and
+#    not the proxy limited req/s). -U: no pinning (the old method).
 #  - All targets for all N run at the same time (one HAProxy, nginx and
 #    mantrid per N), each warmed up once; then ROUNDS rounds each run
 #    every (N, target) pair once, in an order rotated per round, so a
@@ -101,10 +103,10 @@ request = function()
 end
 LUA
 
-# Busy ticks (all but idle and iowait) of the proxy's CPU: what the proxy
-# did not use of it went to other jobs (or the VM's steal).
-cpu_busy() {
-	awk -v c=cpu$PCPU '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+# Busy ticks (all but idle and iowait) of a CPU. Of the proxy's: what the
+# proxy did not use of them went to other jobs (or the VM's steal).
+cpu_busy() {	# CPU
+	awk -v c=cpu$1 '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 
 # CPU ticks (user + system) used so far by a process and its children.
@@ -202,24 +204,24 @@ for n in $NS; do start_targets "$n" || exit 1; done
 for n in $NS; do for t in $TARGETS; do run_wrk ${PORT[$t.$n]} $n 1 >/dev/null; done; done
 
 RES=$W/results
-FMT="%-5s %-8s %-8s %10s %9s %9s %7s %5s %6s %s\n"
-printf "$FMT" round N target req/s p50 p99 cpu_us busy% other% non2xx
+FMT="%-5s %-8s %-8s %10s %9s %9s %7s %5s %6s %5s %s\n"
+printf "$FMT" round N target req/s p50 p99 cpu_us busy% other% load% non2xx
 for r in $(seq 1 "$ROUNDS"); do
 	tl=($TARGETS); k=$(( (r - 1) % ${#tl[@]} ))
 	order="${tl[*]:k} ${tl[*]:0:k}"	# rotated: no target always first
 	for n in $NS; do
 		for t in $order; do
 			pid=${PID[$t.$n]}
-			t0=$(cpu_ticks $pid); b0=$(cpu_busy)
+			t0=$(cpu_ticks $pid); b0=$(cpu_busy $PCPU); l0=$(cpu_busy $LCPU)
 			read -r rps p50 p99 bad nreq < <(run_wrk ${PORT[$t.$n]} "$n" "$DUR")
-			t1=$(cpu_ticks $pid); b1=$(cpu_busy)
-			read -r cpu busy other < <(python3 -c "hz=$(getconf CLK_TCK); d=$t1-$t0
+			t1=$(cpu_ticks $pid); b1=$(cpu_busy $PCPU); l1=$(cpu_busy $LCPU)
+			read -r cpu busy other load < <(python3 -c "hz=$(getconf CLK_TCK); d=$t1-$t0
 o=0 if '$t' == 'direct' or $PIN == 0 else max(0, $b1-$b0-d)
-print('%.1f %.0f %.0f' % (d*1e6/hz/max(1, ${nreq:-0}), 100.0*d/hz/$DUR,
-    100.0*o/hz/$DUR))")
-			echo "$r $n $t $rps $p50 $p99 $cpu $busy $other $bad" >> "$RES"
+print('%.1f %.0f %.0f %.0f' % (d*1e6/hz/max(1, ${nreq:-0}), 100.0*d/hz/$DUR,
+    100.0*o/hz/$DUR, 100.0*($l1-$l0)/hz/$DUR))")
+			echo "$r $n $t $rps $p50 $p99 $cpu $busy $other $load $bad" >> "$RES"
 			printf "$FMT" "$r" "$n" "$t" "$rps" "$p50" "$p99" "$cpu" \
-			    "$busy" "$other" "$bad"
+			    "$busy" "$other" "$load" "$bad"
 		done
 	done
 done
@@ -235,21 +237,22 @@ def ms(s):
 rows = [l.split() for l in open(sys.argv[1])]
 ns = sys.argv[2].split()
 res = {}
-for r, n, t, rps, p50, p99, cpu, busy, other, bad in rows:
+for r, n, t, rps, p50, p99, cpu, busy, other, load, bad in rows:
     res.setdefault((n, t), []).append((int(r), float(rps), ms(p50), ms(p99),
-        float(cpu), float(busy), float(other), int(bad)))
+        float(cpu), float(busy), float(other), int(bad), float(load)))
 med = lambda k, i: st.median(x[i] for x in res[k])
 print("median of %d rounds (best: the highest req/s of the rounds)" %
       len(res[(ns[0], "direct")]))
-print("%-8s %-8s %10s %10s %9s %9s %7s %5s %6s %s" % ("N", "target", "req/s",
-      "best", "p50", "p99", "cpu_us", "busy%", "other%", "non2xx"))
+print("%-8s %-8s %10s %10s %9s %9s %7s %5s %6s %5s %s" % ("N", "target",
+      "req/s", "best", "p50", "p99", "cpu_us", "busy%", "other%", "load%",
+      "non2xx"))
 for n in ns:
     for t in ("direct", "haproxy", "nginx", "mantrid"):
         k = (n, t)
-        print("%-8s %-8s %10.0f %10.0f %7.2fms %7.2fms %7.1f %5.0f %6.0f %d" %
-              (n, t, med(k, 1), max(x[1] for x in res[k]), med(k, 2),
-               med(k, 3), med(k, 4), med(k, 5), med(k, 6),
-               sum(x[7] for x in res[k])))
+        print("%-8s %-8s %10.0f %10.0f %7.2fms %7.2fms %7.1f %5.0f %6.0f %5.0f %d"
+              % (n, t, med(k, 1), max(x[1] for x in res[k]), med(k, 2),
+                 med(k, 3), med(k, 4), med(k, 5), med(k, 6), med(k, 8),
+                 sum(x[7] for x in res[k])))
 print()
 for n in ns:
     h, m = (n, "haproxy"), (n, "mantrid")
