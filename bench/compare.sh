@@ -16,9 +16,10 @@
 #    req/s instead of in a scheduler tie with wrk and the backend. The
 #    busy% column says how much of its core the proxy used (near 100: it
 #    was the bottleneck); other% how much of that core other jobs (or
-#    the VM's steal) took meanwhile; load% how busy LOAD_CPU was (wrk,
-#    the backend and whatever else ran there: near 100, the load side and
-#    not the proxy limited req/s). -U: no pinning (the old method).
+#    the VM's steal) took meanwhile; load% how busy LOAD_CPU was over the
+#    whole wrk run, its start-up included (wrk, the backend and whatever
+#    else ran there: near 100, the load side and not the proxy limited
+#    req/s). -U: no pinning (the old method).
 #  - All targets for all N run at the same time (one HAProxy, nginx and
 #    mantrid per N), each warmed up once; then ROUNDS rounds each run
 #    every (N, target) pair once, in an order rotated per round, so a
@@ -212,13 +213,13 @@ for r in $(seq 1 "$ROUNDS"); do
 	for n in $NS; do
 		for t in $order; do
 			pid=${PID[$t.$n]}
-			t0=$(cpu_ticks $pid); b0=$(cpu_busy $PCPU); l0=$(cpu_busy $LCPU)
+			t0=$(cpu_ticks $pid); b0=$(cpu_busy $PCPU); l0=$(cpu_busy $LCPU); w0=$(date +%s.%N)
 			read -r rps p50 p99 bad nreq < <(run_wrk ${PORT[$t.$n]} "$n" "$DUR")
-			t1=$(cpu_ticks $pid); b1=$(cpu_busy $PCPU); l1=$(cpu_busy $LCPU)
+			t1=$(cpu_ticks $pid); b1=$(cpu_busy $PCPU); l1=$(cpu_busy $LCPU); w1=$(date +%s.%N)
 			read -r cpu busy other load < <(python3 -c "hz=$(getconf CLK_TCK); d=$t1-$t0
 o=0 if '$t' == 'direct' or $PIN == 0 else max(0, $b1-$b0-d)
 print('%.1f %.0f %.0f %.0f' % (d*1e6/hz/max(1, ${nreq:-0}), 100.0*d/hz/$DUR,
-    100.0*o/hz/$DUR, 100.0*($l1-$l0)/hz/$DUR))")
+    100.0*o/hz/$DUR, 100.0*($l1-$l0)/hz/($w1-$w0)))")
 			echo "$r $n $t $rps $p50 $p99 $cpu $busy $other $load $bad" >> "$RES"
 			printf "$FMT" "$r" "$n" "$t" "$rps" "$p50" "$p99" "$cpu" \
 			    "$busy" "$other" "$load" "$bad"
