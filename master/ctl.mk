@@ -5,7 +5,7 @@ master_libmaster_a_SOURCES += \
 	master/master_backends.h \
 	master/master_ctl.h master/master_ctl.c \
 	master/master_rest.h master/master_rest.c \
-	master/master_state.h master/master_state.c \
+	master/master_state.h master/master_state.c master/master_state_load.c \
 	master/master_journal.h master/master_journal.c
 
 # Tests of the control plane (issue 6).

@@ -9,6 +9,8 @@
 #ifndef MANTRID_MASTER_STATE_H
 #define MANTRID_MASTER_STATE_H
 
+#include <stddef.h>
+
 struct master;
 struct json_object;
 
@@ -30,5 +32,15 @@ void	master_state_barrier(struct master *, state_done_cb, void *arg);
 
 /* Fold the journal into the state file now; 0 or -1. */
 int	master_state_save(struct master *);
+
+/*
+ * master_state_load.c, for master_state_load(): the state file base in
+ * dirfd and the journals after it into m's rules, counters and backend
+ * settings. *oldest: the first journal present (0: none), *next: the
+ * number the next journal takes; *nrec counts replayed records. 0, or -1
+ * if the rules do not fit the segment.
+ */
+int	master_state_read(struct master *, int dirfd, const char *base,
+	    unsigned *oldest, unsigned *next, size_t *nrec);
 
 #endif

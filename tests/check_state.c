@@ -1,14 +1,14 @@
 /*
  * check_state.c: the state file and the journal (master/master_state.c,
- * master/master_journal.c) with the real rule database: Mantrid's format
+ * master_state_load.c, master_journal.c) with the real rule database: Mantrid's format
  * loads as is (fixtures written by hand from its documented format), a
  * round trip keeps rules and counters, journals replay (a torn last record
  * is dropped, the zeros ahead of the records end them), the backends'
  * operator settings replay as a whole (what a later record leaves out is
  * back to its default), and a corrupt file is moved aside, never
  * overwritten.
- * Each test runs in its own process (Check's fork mode): master_state.c
- * keeps one process-wide state.
+ * Each test runs in its own process (Check's fork mode): master_state*.c
+ * keep one process-wide state.
  */
 #include "config.h"
 

@@ -1,4 +1,4 @@
-"""test_state.py: durable state (master/master_state.c, master_journal.c)
+"""test_state.py: durable state (master/master_state*.c, master_journal.c)
 against the real daemon: a 200 survives kill -9 of the master; kill -9 at
 random moments during a stream of sets, from one client or several at once
 (group commit), never loses an acknowledged set and never leaves a state
