@@ -4,7 +4,8 @@ worker_libworker_a_SOURCES += \
 	worker/worker_http_int.h worker/worker_http.c \
 	worker/worker_parse.h worker/worker_parse_int.h worker/worker_parse.c \
 	worker/worker_scan.c worker/worker_chunk.c \
-	worker/worker_conn.c worker/worker_proxy.c worker/worker_spin.c \
+	worker/worker_conn.c worker/worker_proxy.c worker/worker_bpool.c \
+	worker/worker_spin.c \
 	worker/worker_static.c worker/worker_accesslog.c \
 	worker/worker_sio.h worker/worker_sio.c
 

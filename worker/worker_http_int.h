@@ -5,8 +5,8 @@
  *
  * Life of a request: worker_conn.c accepts and reads the head through
  * worker_parse.h's three gates, resolves the Host in the rule DB and runs
- * the action: worker_proxy.c (backend, pool, body streaming, response,
- * tunnel), worker_spin.c (park until the rule changes), worker_static.c
+ * the action: worker_proxy.c (backend, body streaming, response, tunnel;
+ * idle backend connections in worker_bpool.c), worker_spin.c (park until the rule changes), worker_static.c
  * (static, redirect, empty, unknown and no_hosts pages). Every request
  * ends in conn_request_done(), which updates counters and the access log.
  *
@@ -189,6 +189,11 @@ void	proxy_start(struct conn *, const struct rule_rec *);
 void	proxy_client_read(struct conn *);
 void	proxy_client_drained(struct conn *);
 void	proxy_abort(struct conn *);
+
+/* worker_bpool.c: idle keep-alive connections per backend */
+void	bconn_free(struct bconn *);
+void	pool_put(struct bconn *);	/* or free it */
+struct bconn *pool_get(struct worker_http *, uint32_t backend);
 void	pool_free_all(struct worker_http *);
 
 /* worker_spin.c */

@@ -1,9 +1,9 @@
 /*
  * worker_proxy.c: owns the backend side of the proxy action: choosing a
- * backend, connecting (with attempts/delay retries), the per-worker
- * keep-alive pool, sending a rebuilt request head and streaming the body
- * (de-chunked and re-chunked), reading and rebuilding the response, and
- * the tunnel after a 101.
+ * backend, connecting (with attempts/delay retries) or taking a pooled
+ * connection (worker_bpool.c), sending a rebuilt request head and
+ * streaming the body (de-chunked and re-chunked), reading and rebuilding
+ * the response, and the tunnel after a 101.
  *
  * Retry rule: request bytes are written to a backend only once its
  * connection is established, so a failed connect has sent nothing and may
@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include "worker_sio.h"
 #include <event2/event.h>
 
 #include <http_parser.h>
@@ -37,120 +36,12 @@
 #include "worker.h"
 #include "worker_balance.h"
 #include "worker_http_int.h"
-
-#define POOL_IDLE_MAX	256	/* idle connections per backend */
+#include "worker_sio.h"
 
 static void	be_readcb(struct sio *, void *);
 static void	be_writecb(struct sio *, void *);
 static void	be_eventcb(struct sio *, short, void *);
 static void	send_request(struct conn *);
-
-static void
-bconn_free(struct bconn *b)
-{
-	if (b->io != NULL)
-		sio_free(b->io);
-	free(b->head);
-	free(b);
-}
-
-static struct pool_slot *
-pool_slot(struct worker_http *wh, uint32_t idx, bool create)
-{
-	struct pool_slot	**np;
-	size_t			  n;
-
-	if (idx >= wh->npool) {
-		if (!create)
-			return NULL;
-		n = idx + 16;
-		if ((np = reallocarray(wh->pool, n, sizeof(*np))) == NULL)
-			return NULL;
-		memset(np + wh->npool, 0, (n - wh->npool) * sizeof(*np));
-		wh->pool = np;
-		wh->npool = n;
-	}
-	if (wh->pool[idx] == NULL && create) {
-		if ((wh->pool[idx] = calloc(1, sizeof(struct pool_slot))) == NULL)
-			return NULL;
-		TAILQ_INIT(&wh->pool[idx]->idle);
-	}
-	return wh->pool[idx];
-}
-
-static void
-pool_remove(struct bconn *b)
-{
-	struct pool_slot *ps = pool_slot(b->wh, b->backend, false);
-
-	TAILQ_REMOVE(&ps->idle, b, link);
-	ps->nidle--;
-}
-
-/* An idle pooled connection: any byte or event means it is done for. */
-static void
-idle_readcb(struct sio *io, void *arg)
-{
-	struct bconn *b = arg;
-
-	pool_remove(b);
-	bconn_free(b);
-}
-
-static void
-idle_eventcb(struct sio *io, short what, void *arg)
-{
-	idle_readcb(io, arg);
-}
-
-static void
-pool_put(struct bconn *b)
-{
-	struct worker_http	*wh = b->wh;
-	struct pool_slot	*ps = pool_slot(wh, b->backend, true);
-
-	if (ps == NULL || ps->nidle >= POOL_IDLE_MAX || wh->w->draining ||
-	    evbuffer_get_length(sio_input(b->io)) > 0) {
-		bconn_free(b);
-		return;
-	}
-	b->c = NULL;
-	sio_setcb(b->io, idle_readcb, NULL, idle_eventcb, b);
-	sio_set_timeouts(b->io, wh->cfg->timeout_client, 0);
-	sio_enable(b->io, EV_READ);
-	TAILQ_INSERT_HEAD(&ps->idle, b, link);
-	ps->nidle++;
-}
-
-static struct bconn *
-pool_get(struct worker_http *wh, uint32_t idx)
-{
-	struct pool_slot	*ps = pool_slot(wh, idx, false);
-	struct bconn		*b;
-
-	if (ps == NULL || (b = TAILQ_FIRST(&ps->idle)) == NULL)
-		return NULL;
-	TAILQ_REMOVE(&ps->idle, b, link);
-	ps->nidle--;
-	b->reused = true;
-	return b;
-}
-
-void
-pool_free_all(struct worker_http *wh)
-{
-	struct bconn	*b;
-	size_t		 i;
-
-	for (i = 0; i < wh->npool; i++) {
-		if (wh->pool[i] == NULL)
-			continue;
-		while ((b = TAILQ_FIRST(&wh->pool[i]->idle)) != NULL) {
-			pool_remove(b);
-			bconn_free(b);
-		}
-	}
-}
 
 /* Ready a connection (fresh or pooled) for a new exchange. */
 static void
