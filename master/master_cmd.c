@@ -360,52 +360,50 @@ cmd_delete(struct master *m, struct json_object *args,
 	return CMD_OK;
 }
 
-struct set_all {
-	struct ruledb_entry	*entries;
-	struct rule		*rules;
-	char			(*keys)[RULE_KEY_MAX + 1];
-	size_t			 n;
-};
-
-static void
-set_all_free(struct set_all *sa)
+void
+host_set_free(struct host_set *hs)
 {
 	size_t i;
 
-	for (i = 0; i < sa->n; i++)
-		rule_free(&sa->rules[i]);
-	free(sa->entries);
-	free(sa->rules);
-	free(sa->keys);
+	for (i = 0; i < hs->n; i++)
+		rule_free(&hs->rules[i]);
+	free(hs->entries);
+	free(hs->rules);
+	free(hs->keys);
+	memset(hs, 0, sizeof(*hs));
 }
 
-/* Parse every host first: one bad host rejects the whole replacement. */
-static int
-set_all_parse(struct set_all *sa, struct json_object *hosts, char *err,
-    size_t errlen)
+int
+host_set_parse(struct host_set *hs, struct json_object *hosts, bool lenient,
+    char *err, size_t errlen)
 {
 	size_t cap = (size_t)json_object_object_length(hosts) + 1;
+	int flags = RULE_P_RESOLVE | (lenient ? RULE_P_LENIENT : 0);
 	char why[256];
-	int rc;
 
-	sa->entries = calloc(cap, sizeof(*sa->entries));
-	sa->rules = calloc(cap, sizeof(*sa->rules));
-	sa->keys = calloc(cap, sizeof(*sa->keys));
-	if (sa->entries == NULL || sa->rules == NULL || sa->keys == NULL)
+	hs->entries = calloc(cap, sizeof(*hs->entries));
+	hs->rules = calloc(cap, sizeof(*hs->rules));
+	hs->keys = calloc(cap, sizeof(*hs->keys));
+	if (hs->entries == NULL || hs->rules == NULL || hs->keys == NULL)
 		return snprintf(err, errlen, "out_of_memory"), CMD_EIO;
 	json_object_object_foreach(hosts, host, triple) {
-		/* Mantrid's "<host>:<error>" for a bulk replace. */
-		if (rule_key_check(host, sa->keys[sa->n], sizeof(sa->keys[0]),
-		    why, sizeof(why)) != RULE_OK ||
-		    (rc = rule_parse(triple, RULE_P_RESOLVE, &sa->rules[sa->n],
-		    why, sizeof(why))) != RULE_OK) {
+		if (rule_key_check(host, hs->keys[hs->n], sizeof(hs->keys[0]),
+		    why, sizeof(why)) != RULE_OK || rule_parse(triple, flags,
+		    &hs->rules[hs->n], why, sizeof(why)) != RULE_OK) {
+			if (lenient) {
+				log_warnx("%s: dropping host %.255s (%s): %s",
+				    __func__, host, why,
+				    json_object_to_json_string(triple));
+				continue;
+			}
+			/* Mantrid's "<host>:<error>" for a bulk replace. */
 			snprintf(err, errlen, "%.*s:%s", RULE_HOST_MAX, host,
 			    why);
 			return CMD_EINVAL;
 		}
-		sa->entries[sa->n].key = sa->keys[sa->n];
-		sa->entries[sa->n].rule = &sa->rules[sa->n];
-		sa->n++;
+		hs->entries[hs->n].key = hs->keys[hs->n];
+		hs->entries[hs->n].rule = &hs->rules[hs->n];
+		hs->n++;
 	}
 	return CMD_OK;
 }
@@ -414,7 +412,7 @@ int
 cmd_set_all(struct master *m, struct json_object *args,
     struct json_object **reply, char *err, size_t errlen)
 {
-	struct set_all sa = { NULL, NULL, NULL, 0 };
+	struct host_set hs = { NULL, NULL, NULL, 0 };
 	struct json_object *hosts = NULL;
 	enum ruledb_err e;
 	int rc;
@@ -422,11 +420,12 @@ cmd_set_all(struct master *m, struct json_object *args,
 	if ((rc = check_if_match(m, args, err, errlen)) != CMD_OK)
 		return rc;
 	json_object_object_get_ex(args, "hosts", &hosts);
-	if ((rc = set_all_parse(&sa, hosts, err, errlen)) == CMD_OK) {
-		e = ruledb_replace_all(m->db, sa.entries, sa.n, err, errlen);
+	/* Parse every host first: one bad host rejects the replacement. */
+	if ((rc = host_set_parse(&hs, hosts, false, err, errlen)) == CMD_OK) {
+		e = ruledb_replace_all(m->db, hs.entries, hs.n, err, errlen);
 		rc = ruledb_status(e, err, errlen);
 	}
-	set_all_free(&sa);
+	host_set_free(&hs);
 	if (rc != CMD_OK)
 		return rc;
 	notify_later(m, NULL);

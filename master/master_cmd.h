@@ -8,10 +8,12 @@
 #ifndef MANTRID_MASTER_CMD_H
 #define MANTRID_MASTER_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../common/cmd.h"
+#include "../common/rule.h"
 
 struct master;
 struct json_object;
@@ -41,5 +43,22 @@ typedef void (*cmd_done_cb)(enum cmd_status, struct json_object *result,
 /* Run def with args (borrowed); done may be called before this returns. */
 void	master_cmd_run(struct master *, const struct cmd_def *,
 	    struct json_object *args, cmd_done_cb done, void *arg);
+
+/*
+ * A {"host": [action, kwargs, subdomains], ...} object as replace_all
+ * entries (set_all, and the state file at start-up). Strict: the first
+ * bad host fails it all (CMD_EINVAL, err "<host>:<why>", Mantrid's form).
+ * lenient (start-up: RULE_P_LENIENT): bad hosts are logged and skipped.
+ * CMD_EIO when out of memory. host_set_free() in every case.
+ */
+struct host_set {
+	struct ruledb_entry	*entries;
+	struct rule		*rules;
+	char			(*keys)[RULE_KEY_MAX + 1];
+	size_t			 n;
+};
+int	host_set_parse(struct host_set *, struct json_object *hosts,
+	    bool lenient, char *err, size_t errlen);
+void	host_set_free(struct host_set *);
 
 #endif

@@ -25,6 +25,7 @@
 #include "../common/rule.h"
 #include "../common/ruledb.h"
 #include "master.h"
+#include "master_cmd.h"
 #include "master_journal.h"
 #include "master_pool.h"
 #include "master_state.h"
@@ -126,39 +127,18 @@ state_read(void)
 static int
 load_hosts(struct master *m, struct json_object *hosts)
 {
-	size_t cap = (size_t)json_object_object_length(hosts) + 1, n = 0;
-	struct ruledb_entry *e = calloc(cap, sizeof(*e));
-	struct rule *r = calloc(cap, sizeof(*r));
-	char (*k)[RULE_KEY_MAX + 1] = calloc(cap, sizeof(*k));
+	struct host_set hs = { NULL, NULL, NULL, 0 };
 	char err[512];
 	int rc = -1;
 
-	if (e == NULL || r == NULL || k == NULL)
-		goto out;
-	json_object_object_foreach(hosts, host, triple) {
-		if (rule_key_check(host, k[n], sizeof(k[n]), err,
-		    sizeof(err)) != RULE_OK || rule_parse(triple,
-		    RULE_P_RESOLVE | RULE_P_LENIENT, &r[n], err,
-		    sizeof(err)) != RULE_OK) {
-			log_warnx("%s: dropping host %.255s (%s): %s",
-			    __func__, host, err, json_object_to_json_string(
-			    triple));
-			continue;
-		}
-		e[n].key = k[n];
-		e[n].rule = &r[n];
-		n++;
-	}
-	if (ruledb_replace_all(m->db, e, n, err, sizeof(err)) == RULEDB_OK)
+	if (host_set_parse(&hs, hosts, true, err, sizeof(err)) != CMD_OK)
+		log_warnx("%s: %s", __func__, err);
+	else if (ruledb_replace_all(m->db, hs.entries, hs.n, err,
+	    sizeof(err)) == RULEDB_OK)
 		rc = 0;
 	else
-		log_warnx("%s: %zu hosts do not fit: %s", __func__, n, err);
-out:
-	while (n > 0)
-		rule_free(&r[--n]);
-	free(e);
-	free(r);
-	free(k);
+		log_warnx("%s: %zu hosts do not fit: %s", __func__, hs.n, err);
+	host_set_free(&hs);
 	return rc;
 }
 
