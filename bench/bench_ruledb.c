@@ -101,7 +101,7 @@ prule_make(struct prule *p, unsigned i)
 static void
 host_name(char *buf, size_t len, unsigned i)
 {
-	snprintf(buf, len, "host%u.example.com", i);
+	snprintf(buf, len, "host%07u.example.com", i);
 }
 
 static uint64_t	insert_max_ns;	/* slowest insert: a table growth */
@@ -135,13 +135,13 @@ query(char *buf, size_t len, enum qkind k, unsigned i)
 {
 	switch (k) {
 	case Q_EXACT:
-		snprintf(buf, len, "host%u.example.com", i);
+		snprintf(buf, len, "host%07u.example.com", i);
 		break;
 	case Q_SUB:
-		snprintf(buf, len, "www.host%u.example.com:80", i);
+		snprintf(buf, len, "www.host%07u.example.com:80", i);
 		break;
 	case Q_UNKNOWN:
-		snprintf(buf, len, "nomatch%u.example.org", i);
+		snprintf(buf, len, "nomatch%07u.example.org", i);
 		break;
 	}
 }
