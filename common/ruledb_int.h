@@ -59,7 +59,7 @@
  *    after the store, so it finds the old record, the new one, or (for an
  *    insert / delete) nothing: never a mix. A slot never goes from used
  *    back to empty, so probe sequences are never cut; tombstones are
- *    purged by a rebuild once used + tombstones pass 3/4 of the slots.
+ *    purged by a rebuild once used + tombstones pass 1/2 of the slots.
  * 3. Growth, tombstone purge and replace_all build a complete new table
  *    (and, for replace_all, new records) that no reader can see yet, then
  *    publish it with one release store of hdr->table. ruledb_resolve loads
