@@ -10,8 +10,10 @@ common_libcommon_a_SOURCES += \
 	common/ruledb_table.c
 
 if HAVE_CHECK
-check_PROGRAMS += tests/check_ruledb tests/check_ruledb_concurrency
-TESTS += tests/check_ruledb tests/check_ruledb_concurrency
+check_PROGRAMS += tests/check_ruledb tests/check_ruledb_concurrency \
+	tests/check_ruledb_match
+TESTS += tests/check_ruledb tests/check_ruledb_concurrency \
+	tests/check_ruledb_match
 endif
 tests_check_ruledb_SOURCES = tests/check_ruledb.c tests/check_ruledb_util.h
 tests_check_ruledb_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -20,6 +22,10 @@ tests_check_ruledb_concurrency_SOURCES = tests/check_ruledb_concurrency.c \
 	tests/check_ruledb_util.h
 tests_check_ruledb_concurrency_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_ruledb_concurrency_LDADD = common/libcommon.a $(CHECK_LIBS)
+tests_check_ruledb_match_SOURCES = tests/check_ruledb_match.c \
+	tests/check_ruledb_util.h
+tests_check_ruledb_match_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_ruledb_match_LDADD = common/libcommon.a $(CHECK_LIBS)
 
 noinst_PROGRAMS += bench/bench_ruledb
 bench_bench_ruledb_SOURCES = bench/bench_ruledb.c

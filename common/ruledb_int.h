@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ruledb-t.h"
 #include "ruledb.h"
@@ -269,6 +270,29 @@ rdb_slot_rec(const struct ruledb *db, uint64_t slot)
 {
 	return (const struct rule_rec *)(db->base +
 	    ((slot & 0xffffffffULL) << RDB_SHIFT));
+}
+
+/*
+ * Key equality without a call: a key of 8 bytes or more is compared as
+ * whole words (the last one at len - 8, over bytes already compared),
+ * their differences gathered into one test.
+ */
+static inline bool
+rdb_key_eq(const char *a, const char *b, size_t len)
+{
+	uint64_t x, y, d = 0;
+	size_t i;
+
+	if (len < 8)
+		return memcmp(a, b, len) == 0;
+	for (i = 0; i + 8 < len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		d |= x ^ y;
+	}
+	memcpy(&x, a + len - 8, 8);
+	memcpy(&y, b + len - 8, 8);
+	return (d | (x ^ y)) == 0;
 }
 
 /* ruledb_hash.c-like helpers, in ruledb_table.c */

@@ -4,6 +4,7 @@
  * every request: no allocation, no lock, no system call; its cost depends
  * on the Host's length and label count only, never on the number of rules.
  */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,6 +93,78 @@ norm_v6(const char *h, size_t len, char *buf, size_t buflen)
 }
 
 /*
+ * Eight Host bytes at a time (SWAR: bytes of a 64-bit word), for the
+ * common case: a Host of 8 or more bytes, a name of letters, digits,
+ * '-', '_', '.' and '*' with no empty label, then perhaps a port. Lowers
+ * the name into buf and returns its length less one trailing dot, or -1
+ * to let the byte loop below decide (and say what is wrong). The last
+ * word is loaded at len - 8, over bytes already done, so nothing past
+ * len is read; bytes of buf past the name may be written.
+ */
+#define ONES		0x0101010101010101ULL
+#define HIGHS		0x8080808080808080ULL
+#define LOWS		0x7f7f7f7f7f7f7f7fULL
+#define BYTES(c)	((uint64_t)(c) * ONES)
+
+/* 0x80 in each byte of x (all < 0x80) within [lo, hi] */
+static inline uint64_t
+swar_range(uint64_t x, unsigned lo, unsigned hi)
+{
+	return (x + BYTES(0x80 - lo)) & ~(x + BYTES(0x7f - hi)) & HIGHS;
+}
+
+/* 0x80 in each byte of x (all < 0x80) equal to c */
+static inline uint64_t
+swar_eq(uint64_t x, unsigned c)
+{
+	uint64_t y = x ^ BYTES(c);
+
+	return ~((y + LOWS) | y) & HIGHS;
+}
+
+static int
+norm_name8(const char *host, size_t len, char *buf)
+{
+	uint64_t v, ok, dots;
+	size_t i, at, n = len;
+	bool last = false;
+
+	for (i = 0; !last; i += 8) {
+		if (i + 8 >= len) {
+			at = len - 8;
+			last = true;
+		} else
+			at = i;
+		memcpy(&v, host + at, 8);
+		if (v & HIGHS)
+			return -1;
+		v |= swar_range(v, 'A', 'Z') >> 2;	/* 0x80 >> 2: case */
+		dots = swar_eq(v, '.');
+		ok = swar_range(v, 'a', 'z') | swar_range(v, '0', '9') |
+		    swar_range(v, '-', '.') | swar_eq(v, '_') | swar_eq(v, '*');
+		if (ok != HIGHS) {
+			/* the first other byte ends the name: a port? (It
+			 * is ':' and digits: no dot in this word past n.) */
+			n = at + (size_t)__builtin_ctzll(~ok & HIGHS) / 8;
+			if (!port_ok(host + n, len - n))
+				return -1;
+			last = true;
+		}
+		/* "..", or a dot after a dot that ended the word before */
+		if ((dots & (dots << 8)) != 0 ||
+		    ((dots & 0x80) != 0 && at > 0 && host[at - 1] == '.'))
+			return -1;
+		memcpy(buf + at, &v, 8);
+	}
+	if (n == 0 || host[0] == '.')
+		return -1;
+	if (host[n - 1] == '.')
+		n--;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/*
  * Lower case, strip the port and one trailing dot. IPv6 literals keep
  * their brackets ("[::1]:8080" -> "[::1]"), which is also how a rule for
  * one is keyed. Anything but letters, digits, '-', '_', '.' and '*' (no
@@ -102,12 +175,15 @@ ruledb_normalize_host(const char *host, size_t len, char *buf, size_t buflen)
 {
 	size_t i, n, lim;
 	char c, prev = '.';
+	int r;
 
 	if (len == 0 || buflen == 0)
 		return -1;
 	if (host[0] == '[')
 		return norm_v6(host, len, buf, buflen);
 	lim = buflen - 1 < RULE_HOST_MAX ? buflen - 1 : RULE_HOST_MAX;
+	if (len >= 8 && len <= lim && (r = norm_name8(host, len, buf)) >= 0)
+		return r;
 	/*
 	 * One pass: map; a byte that maps to 0 (':' among them) or an empty
 	 * label ("..", a leading '.') ends the name, and only a port may

@@ -25,11 +25,41 @@ rotl(uint64_t x, int r)
 	return (x << r) | (x >> (64 - r));
 }
 
+/*
+ * The last n < 8 bytes at p as a little-endian word (what memcpy into a
+ * zeroed word gives), from whole loads: the bytes one at a time into
+ * memory and then as a word would stall the load on the stores (no store
+ * forwarding), a quarter of a lookup. `back`: the 8 bytes before p + n
+ * may be read.
+ */
+static inline uint64_t
+rdb_tail(const char *p, size_t n, bool back)
+{
+	uint64_t v;
+	uint32_t a, b;
+
+	if (n == 0)
+		return 0;
+	if (back) {
+		memcpy(&v, p + n - 8, 8);
+		return v >> (64 - 8 * n);
+	}
+	if (n >= 4) {
+		memcpy(&a, p, 4);
+		memcpy(&b, p + n - 4, 4);
+		return a | (uint64_t)b << (8 * (n - 4));
+	}
+	return (uint64_t)(unsigned char)p[0] |
+	    (uint64_t)(unsigned char)p[n / 2] << (8 * (n / 2)) |
+	    (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
+}
+
 /* 8 bytes a step, murmur3's finalizer at the end. Same in every process. */
 uint64_t
 rdb_hash(uint64_t seed, const char *p, size_t n)
 {
 	uint64_t h = seed ^ (n * K0), v;
+	size_t len = n;
 
 	while (n >= 8) {
 		memcpy(&v, p, 8);
@@ -37,8 +67,7 @@ rdb_hash(uint64_t seed, const char *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
-	v = 0;
-	memcpy(&v, p, n);
+	v = rdb_tail(p, n, len >= 8);
 	h = rotl(h ^ (v * K0), 31) * K1;
 	h ^= h >> 33;
 	h *= K2;
@@ -85,7 +114,7 @@ rdb_lookup_h(const struct ruledb *db, const struct rdb_table *t,
 			continue;
 		rec = rdb_slot_rec(db, s);
 		if (rec->key_len == len &&
-		    memcmp(REC_STR(rec, rec->key_off), key, len) == 0)
+		    rdb_key_eq(REC_STR(rec, rec->key_off), key, len))
 			return rec;
 	}
 	return NULL;
