@@ -24,6 +24,7 @@
 #include "../common/ruledb.h"
 #include "../worker/worker.h"
 #include "master.h"
+#include "master_state.h"
 
 #define RESPAWN_MIN_MS	0
 #define RESPAWN_MAX_MS	10000
@@ -84,13 +85,18 @@ spawn(struct master *m, struct master_worker *mw)
 	 * Fork with every signal blocked: until the worker has its own
 	 * handlers, a signal sent to it would run the master's libevent
 	 * handler and write into the master's signal socket. The worker
-	 * unblocks once its handlers are in place (worker_main).
+	 * unblocks once its handlers are in place (worker_main). And with
+	 * the master's other threads held still (master_state_fork_prepare):
+	 * a lock one of them held would stay locked in the worker for good.
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	master_state_fork_prepare();
 	pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		master_state_fork_done();
 		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (pid == -1) {
 		log_warn("%s: fork", __func__);
 		close(sv[0]);

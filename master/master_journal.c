@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -504,6 +505,38 @@ journal_start(struct event_base *base)
 	}
 	jr.running = true;
 	return 0;
+}
+
+/*
+ * Around a fork (master_child.c's spawn): the child must not inherit a
+ * lock that the sync thread holds at that instant (an allocator's: it
+ * frees journal buffers; AddressSanitizer's allocator, unlike glibc's
+ * malloc, is not reset in the child, whose next refill of that size then
+ * waits forever). So wait until the thread sleeps on jr.cv, and hold
+ * jr.mu until journal_fork_done(): it cannot wake up before. The wait is
+ * at most one write and fsync (the main thread, forking, adds nothing).
+ */
+void
+journal_fork_prepare(void)
+{
+	const struct timespec ts = { 0, 100000 };
+
+	if (!jr.running)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&jr.mu);
+		if (jr.idle)
+			return;
+		pthread_mutex_unlock(&jr.mu);
+		nanosleep(&ts, NULL);
+	}
+}
+
+void
+journal_fork_done(void)
+{
+	if (jr.running)
+		pthread_mutex_unlock(&jr.mu);
 }
 
 void

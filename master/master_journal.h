@@ -34,5 +34,8 @@ unsigned journal_number(void);
 size_t	journal_bytes(void);		/* in the current file */
 /* Sync what is pending, stop the thread, close. */
 void	journal_stop(void);
+/* Around fork(): no journal thread may hold a lock the child inherits. */
+void	journal_fork_prepare(void);
+void	journal_fork_done(void);
 
 #endif

@@ -286,6 +286,24 @@ fold_join(void)
 		    __func__);
 }
 
+/*
+ * Around a fork (spawn): no master thread but the forking one may be in
+ * the middle of anything (see journal_fork_prepare): a background fold
+ * is waited for and joined, its thread's exit included.
+ */
+void
+master_state_fork_prepare(void)
+{
+	fold_join();
+	journal_fork_prepare();
+}
+
+void
+master_state_fork_done(void)
+{
+	journal_fork_done();
+}
+
 /* Fold now, in the main thread (save, stop, start-up). */
 static int
 fold_sync(struct master *m)

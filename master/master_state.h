@@ -33,6 +33,11 @@ void	master_state_barrier(struct master *, state_done_cb, void *arg);
 /* Fold the journal into the state file now; 0 or -1. */
 int	master_state_save(struct master *);
 
+/* Around fork(): the master's other threads hold no lock the child
+ * would inherit (spawn, master_child.c). */
+void	master_state_fork_prepare(void);
+void	master_state_fork_done(void);
+
 /*
  * master_state_load.c, for master_state_load(): the state file base in
  * dirfd and the journals after it into m's rules, counters and backend
