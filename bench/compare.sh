@@ -58,32 +58,9 @@ else
 	ONPROXY=""; ONLOAD=""
 fi
 
-W=$(mktemp -d /tmp/mantrid-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 1 600); do
-		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "port $1 never opened"; return 1
-}
-
-BP=$(port)
-mkdir -p "$W/nginx-be"
-
-# The backend: nginx, 1 worker, a small page.
-cat > "$W/nginx-be/nginx.conf" <<NGX
-worker_processes 1; daemon off; pid $W/nginx-be/pid; error_log $W/nginx-be/err warn;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BP; location / { return 200 "hello from backend\n"; } } }
-NGX
-$ONLOAD nginx -c "$W/nginx-be/nginx.conf" -p "$W/nginx-be" & BPID=$!; PIDS+=($BPID)
-wait_port $BP || exit 1
+. "$top/bench/bench_lib.sh"
+bench_setup mantrid-bench
+bench_backend $ONLOAD || exit 1
 
 # NB: the N requests are formatted once (init), not per request: wrk
 # shares its CPU with the backend, and wrk.format per request made that

@@ -3,4 +3,4 @@
 # command that produced them, are in bench/RESULTS.md.
 EXTRA_DIST += bench/RESULTS.md
 # The rule lookup's cost per request inside a running worker (issue 3).
-EXTRA_DIST += bench/lookup_insitu.sh
+EXTRA_DIST += bench/lookup_insitu.sh bench/bench_lib.sh

@@ -43,30 +43,9 @@ for p in nginx wrk perf; do
 done
 [ -x "$MANTRID" ] || { echo "no mantrid binary at $MANTRID"; exit 1; }
 
-W=$(mktemp -d /tmp/mantrid-insitu.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 1 1200); do
-		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "port $1 never opened"; return 1
-}
-
-BP=$(port)
-mkdir -p "$W/be"
-cat > "$W/be/nginx.conf" <<NGX
-worker_processes 1; daemon off; pid $W/be/pid; error_log $W/be/err warn;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BP; location / { return 200 "hello from backend\n"; } } }
-NGX
-taskset -c "$LCPU" nginx -c "$W/be/nginx.conf" -p "$W/be" & PIDS+=($!)
-wait_port "$BP" || exit 1
+. "$top/bench/bench_lib.sh"
+bench_setup mantrid-insitu
+bench_backend taskset -c "$LCPU" || exit 1
 
 # The requests are formatted once; each request picks one at random.
 cat > "$W/hosts.lua" <<'LUA'
