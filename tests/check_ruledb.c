@@ -207,10 +207,7 @@ END_TEST
 
 START_TEST(test_normalize)
 {
-	static const struct {
-		const char	*in;
-		const char	*out;	/* NULL: rejected */
-	} c[] = {
+	static const struct norm_case c[] = {
 		{ "Example.COM", "example.com" },
 		{ "example.com.", "example.com" },
 		{ "example.com:8080", "example.com" },
@@ -228,20 +225,8 @@ START_TEST(test_normalize)
 		{ "a/b", NULL }, { "*.A", "*.a" }, { "a.b..", NULL },
 	};
 	char buf[RULE_HOST_MAX + 1], big[300];
-	size_t i;
-	int n;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		n = ruledb_normalize_host(c[i].in, strlen(c[i].in), buf,
-		    sizeof(buf));
-		if (c[i].out == NULL) {
-			ck_assert_msg(n == -1, "'%s' accepted", c[i].in);
-			continue;
-		}
-		ck_assert_msg(n >= 0, "'%s' rejected", c[i].in);
-		ck_assert_int_eq(n, (int)strlen(c[i].out));
-		ck_assert_str_eq(buf, c[i].out);
-	}
+	norm_cases_check(c, sizeof(c) / sizeof(c[0]));
 	memset(big, 'a', sizeof(big));
 	ck_assert_int_eq(ruledb_normalize_host(big, 256, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(ruledb_normalize_host(big, 255, buf, sizeof(buf)),

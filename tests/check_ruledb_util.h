@@ -6,6 +6,7 @@
 #ifndef MANTRID_CHECK_RULEDB_UTIL_H
 #define MANTRID_CHECK_RULEDB_UTIL_H
 
+#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,32 @@ now_ns(void)
 #ifndef RDB_TEST_ASAN
 #define RDB_TEST_ASAN	0
 #endif
+
+/* Host normalization cases: out NULL = rejected. */
+struct norm_case {
+	const char	*in;
+	const char	*out;
+};
+
+static inline void
+norm_cases_check(const struct norm_case *c, size_t n)
+{
+	char buf[RULE_HOST_MAX + 1];
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		r = ruledb_normalize_host(c[i].in, strlen(c[i].in), buf,
+		    sizeof(buf));
+		if (c[i].out == NULL) {
+			ck_assert_msg(r == -1, "'%s' accepted", c[i].in);
+			continue;
+		}
+		ck_assert_msg(r >= 0, "'%s' rejected", c[i].in);
+		ck_assert_int_eq(r, (int)strlen(c[i].out));
+		ck_assert_str_eq(buf, c[i].out);
+	}
+}
 
 static inline unsigned long
 env_num(const char *name, unsigned long def)
