@@ -29,7 +29,7 @@ rotl(uint64_t x, int r)
  * The last n < 8 bytes at p as a little-endian word (what memcpy into a
  * zeroed word gives), from whole loads: the bytes one at a time into
  * memory and then as a word would stall the load on the stores (no store
- * forwarding), a quarter of a lookup. `back`: the 8 bytes before p + n
+ * forwarding): a fifth of a lookup. `back`: the 8 bytes before p + n
  * may be read.
  */
 static inline uint64_t
