@@ -18,8 +18,6 @@
 
 #include "check_ruledb_util.h"
 
-#define MiB	(1024UL * 1024UL)
-
 static struct ruledb *
 mkdb(size_t size, unsigned nreaders)
 {

@@ -20,7 +20,6 @@
 
 #include "check_ruledb_util.h"
 
-#define MiB		(1024UL * 1024UL)
 #define NKEYS		256
 #define ANN_RING	1024
 #define MAX_READERS	4
@@ -48,15 +47,6 @@ key_name(unsigned i, char *buf, size_t len)
 	/* a few protocol keys, the rest plain */
 	snprintf(buf, len, "%sk%u.test", i % 16 == 0 ? "https://" : "", i);
 	return buf;
-}
-
-static uint64_t
-rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 static void

@@ -3,8 +3,8 @@
  * byte-at-a-time references written from their definitions: Host
  * normalization (ruledb_normalize_host: eight bytes a step for a name of
  * 8 bytes or more), the key hash's tail (rdb_hash) and the key compare
- * (rdb_key_eq) behind ruledb_get / ruledb_resolve. Edge cases at the 8-byte word
- * boundaries first, then millions of random inputs.
+ * (rdb_key_eq) behind ruledb_get / ruledb_resolve. Edge cases at the
+ * 8-byte word boundaries first, then millions of random inputs.
  */
 #include "config.h"
 
@@ -12,8 +12,6 @@
 #include <stdint.h>
 
 #include "check_ruledb_util.h"
-
-#define MiB	(1024UL * 1024UL)
 
 /*
  * The reference: lower case, then the name ends at the first byte that
@@ -125,16 +123,7 @@ START_TEST(test_normalize_words)
 }
 END_TEST
 
-static uint64_t rnd_state = 88172645463325252ULL;
-
-static uint64_t
-rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
+static uint64_t rs = 88172645463325252ULL;	/* the random stream */
 
 START_TEST(test_normalize_random)
 {
@@ -146,20 +135,20 @@ START_TEST(test_normalize_random)
 	int kind;
 
 	for (r = 0; r < rounds; r++) {
-		len = rnd() % 8 == 0 ? rnd() % 270 : rnd() % 40;
-		kind = (int)(rnd() % 3);
+		len = rnd(&rs) % 8 == 0 ? rnd(&rs) % 270 : rnd(&rs) % 40;
+		kind = (int)(rnd(&rs) % 3);
 		for (i = 0; i < len; i++)
-			in[i] = kind == 0 ? name[rnd() % (sizeof(name) - 1)] :
-			    kind == 1 ? mixed[rnd() % (sizeof(mixed) - 1)] :
-			    (char)rnd();
+			in[i] = kind == 0 ? name[rnd(&rs) % (sizeof(name) - 1)] :
+			    kind == 1 ? mixed[rnd(&rs) % (sizeof(mixed) - 1)] :
+			    (char)rnd(&rs);
 		if (len > 0 && in[0] == '[')
 			in[0] = 'a';	/* IPv6 literals: check_ruledb */
 		/* names with a port now and then */
-		if (kind == 0 && len > 6 && rnd() % 4 == 0) {
+		if (kind == 0 && len > 6 && rnd(&rs) % 4 == 0) {
 			in[len - 5] = ':';
 			memcpy(in + len - 4, "8080", 4);
 		}
-		buflen = rnd() % 4 == 0 ? 1 + rnd() % 300 : RULE_HOST_MAX + 1;
+		buflen = rnd(&rs) % 4 == 0 ? 1 + rnd(&rs) % 300 : RULE_HOST_MAX + 1;
 		same_as_ref(in, len, buflen);
 	}
 }
@@ -198,12 +187,12 @@ START_TEST(test_hash_tail)
 	long r;
 
 	for (r = 0; r < 200000; r++) {
-		n = r < 1000 ? (size_t)r % 300 : rnd() % 300;
-		off = rnd() % 16;	/* any alignment */
+		n = r < 1000 ? (size_t)r % 300 : rnd(&rs) % 300;
+		off = rnd(&rs) % 16;	/* any alignment */
 		p = buf + off;
 		for (i = 0; i < n; i++)
-			p[i] = (char)rnd();
-		seed = rnd();
+			p[i] = (char)rnd(&rs);
+		seed = rnd(&rs);
 		ck_assert_msg(rdb_hash(seed, p, n) == ref_hash(seed, p, n),
 		    "length %zu at offset %zu", n, off);
 	}
@@ -219,10 +208,10 @@ START_TEST(test_key_eq)
 	for (len = 0; len <= 80; len++)
 		for (off = 0; off < 8; off++) {
 			for (i = 0; i < len; i++)
-				a[off + i] = b[i] = (char)rnd();
+				a[off + i] = b[i] = (char)rnd(&rs);
 			ck_assert(rdb_key_eq(a + off, b, len));
 			for (i = 0; i < len; i++) {
-				b[i] ^= (char)(1 << (rnd() % 8));
+				b[i] ^= (char)(1 << (rnd(&rs) % 8));
 				ck_assert_msg(!rdb_key_eq(a + off, b, len),
 				    "length %zu, byte %zu", len, i);
 				b[i] = a[off + i];

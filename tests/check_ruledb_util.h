@@ -100,6 +100,18 @@ trule_verify(const struct rule_rec *rec, const char *key, unsigned *vp)
 	return 0;
 }
 
+#define MiB	(1024UL * 1024UL)
+
+/* xorshift64: a reproducible stream from a seed. */
+static inline uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 static inline uint64_t
 now_ns(void)
 {
