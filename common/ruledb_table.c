@@ -149,7 +149,7 @@ rdb_tbl_find(const struct ruledb *db, const struct rdb_table *t,
 			continue;
 		rec = rdb_slot_rec(db, s);
 		if (rec->key_len == len &&
-		    memcmp(REC_STR(rec, rec->key_off), key, len) == 0) {
+		    rdb_key_eq(REC_STR(rec, rec->key_off), key, len)) {
 			*idx = i;
 			return true;
 		}
