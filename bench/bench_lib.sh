@@ -1,7 +1,7 @@
 # bench_lib.sh: sourced by bench/compare.sh and bench/lookup_insitu.sh:
 # a work directory removed on exit along with every process started
 # (PIDS; KEEP=1 keeps the directory), free loopback ports, waiting for a
-# port, and the nginx backend both measure against.
+# port, the nginx backend both measure against, and starting mantrid.
 
 bench_setup() {	# NAME: W=/tmp/NAME.XXXXXX
 	W=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -39,4 +39,18 @@ NGX
 	"$@" nginx -c "$W/nginx-be/nginx.conf" -p "$W/nginx-be" & BPID=$!
 	PIDS+=($BPID)
 	wait_port "$BP"
+}
+
+bench_mantrid() {	# CONF LOG [CPU-PINNING COMMAND...]: MPID
+	local conf=$1 log=$2
+	shift 2
+	# NB: as root, run as nobody (as the test harness does): no drop needed.
+	if [ "$(id -u)" = 0 ]; then
+		"$@" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		    "$MANTRID" -c "$conf" --logfile "$log" &
+	else
+		"$@" "$MANTRID" -c "$conf" --logfile "$log" &
+	fi
+	MPID=$!
+	PIDS+=($MPID)
 }

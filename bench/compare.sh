@@ -161,15 +161,10 @@ state_file = $d/m/state/state.json
 control_socket = $d/m/ctl.sock
 loglevel = 1
 MC
-	# NB: as root, run as nobody (as the test harness does): no drop needed.
-	chmod -R a+rwX "$d/m"; chmod a+rx "$W" "$d"
-	if [ "$(id -u)" = 0 ]; then
-		$ONPROXY setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		    "$MANTRID" -c "$d/m/mantrid.conf" --logfile "$d/m/log" & PID[mantrid.$n]=$!
-	else
-		$ONPROXY "$MANTRID" -c "$d/m/mantrid.conf" --logfile "$d/m/log" & PID[mantrid.$n]=$!
-	fi
-	PIDS+=(${PID[haproxy.$n]} ${PID[nginx.$n]} ${PID[mantrid.$n]})
+	chmod -R a+rwX "$d/m"; chmod a+rx "$W" "$d"	# nobody's, as root
+	bench_mantrid "$d/m/mantrid.conf" "$d/m/log" $ONPROXY
+	PID[mantrid.$n]=$MPID
+	PIDS+=(${PID[haproxy.$n]} ${PID[nginx.$n]})
 	wait_port ${PORT[haproxy.$n]} && wait_port ${PORT[nginx.$n]} &&
 	    wait_port ${PORT[mantrid.$n]}
 }

@@ -89,14 +89,9 @@ state_file = $d/state/state.json
 control_socket = $d/ctl.sock
 loglevel = 1
 MC
-	chmod -R a+rwX "$d"; chmod a+rx "$W"
-	if [ "$(id -u)" = 0 ]; then
-		taskset -c "$PCPU" setpriv --reuid=nobody --regid=nogroup \
-		    --clear-groups "$MANTRID" -c "$d/mantrid.conf" --logfile "$d/log" &
-	else
-		taskset -c "$PCPU" "$MANTRID" -c "$d/mantrid.conf" --logfile "$d/log" &
-	fi
-	mpid=$!; PIDS+=($mpid)
+	chmod -R a+rwX "$d"; chmod a+rx "$W"	# nobody's, as root
+	bench_mantrid "$d/mantrid.conf" "$d/log" taskset -c "$PCPU"
+	mpid=$MPID
 	wait_port "$mp" || exit 1
 	for _ in $(seq 1 600); do
 		wpid=$(pgrep -P "$mpid" | head -1)
