@@ -7,6 +7,7 @@
  *	bench/bench_ruledb [max_hosts]		(default 1000000)
  *	bench/bench_ruledb replace_all [rounds]	(replace_all only, for perf)
  *	bench/bench_ruledb lookup n [hot]	(hot exact lookups at n, for perf)
+ *	bench/bench_ruledb anatomy [n]		(where the time at n goes)
  *
  * Not run by make check. Results: bench/RESULTS.md.
  */
@@ -14,6 +15,7 @@
 
 #include <sys/resource.h>
 
+#include <inttypes.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "common/ruledb.h"
+#include "common/ruledb_int.h"	/* anatomy: the table's own slots */
 
 #define MiB		(1024UL * 1024UL)
 #define HOT		1024		/* hosts in the hot set */
@@ -146,30 +149,55 @@ query(char *buf, size_t len, enum qkind k, unsigned i)
 	}
 }
 
+/* One lookup of a Host value; true on a hit. */
+typedef bool	(*lookup_fn)(struct ruledb *, const char *, size_t);
+
+static bool
+lk_resolve(struct ruledb *db, const char *h, size_t len)
+{
+	const struct rule_rec *rec;
+
+	return ruledb_resolve(db, h, len, false, &rec) == RESOLVE_MATCH;
+}
+
+/*
+ * ns per lookup, LOOKUPS of them, each of a Host drawn from q[0, nq).
+ * Inlined into each caller, so that fn is a direct call, inlined too.
+ */
+static inline __attribute__((always_inline)) double
+time_lookups(struct ruledb *db, char (*q)[64], unsigned nq, lookup_fn fn,
+    uint64_t *seed, uint64_t *hits)
+{
+	uint64_t t0;
+	unsigned i;
+
+	*hits = 0;
+	t0 = now_ns();
+	for (i = 0; i < LOOKUPS; i++) {
+		const char *h = q[rnd(seed) % nq];
+
+		*hits += fn(db, h, strlen(h));
+		if ((i & 63) == 0)
+			ruledb_quiescent(db);
+	}
+	return (double)(now_ns() - t0) / LOOKUPS;
+}
+
 static double
 lookup_ns(struct ruledb *db, unsigned n, unsigned nq, enum qkind k)
 {
 	char (*q)[64] = malloc((size_t)nq * 64);
-	const struct rule_rec *rec;
-	uint64_t seed = 88172645463325252ULL, t0, t1, hits = 0;
+	uint64_t seed = 88172645463325252ULL, hits;
 	unsigned i;
+	double ns;
 
 	for (i = 0; i < nq; i++)
 		query(q[i], 64, k, (unsigned)(rnd(&seed) % n));
-	t0 = now_ns();
-	for (i = 0; i < LOOKUPS; i++) {
-		const char *h = q[rnd(&seed) % nq];
-
-		hits += ruledb_resolve(db, h, strlen(h), false, &rec) ==
-		    RESOLVE_MATCH;
-		if ((i & 63) == 0)
-			ruledb_quiescent(db);
-	}
-	t1 = now_ns();
+	ns = time_lookups(db, q, nq, lk_resolve, &seed, &hits);
 	free(q);
 	if (hits == 0 && k != Q_UNKNOWN)
 		fprintf(stderr, "no hits?\n");
-	return (double)(t1 - t0) / LOOKUPS;
+	return ns;
 }
 
 static int
@@ -321,6 +349,130 @@ ratio_at(struct ruledb *db, unsigned n, struct ruledb *one)
 }
 
 /*
+ * Anatomy of the hot exact lookup at n hosts against 1 host: the same
+ * paired loop as ratio_at, with four lookups over hot sets of HOT Host
+ * values:
+ *   resolve      ruledb_resolve, as above;
+ *   resolve/home the same, the hot hosts drawn among the keys that sit in
+ *                their home slot: no probe goes past home, so no probe
+ *                branch is mispredicted;
+ *   line         the floor of any design that reads one cache line per
+ *                lookup: normalize and hash the Host, then probe the
+ *                slots for its tag; the record is not read;
+ *   line/home    the same over keys in their home slot.
+ * The difference between a row and the one above it is what that part
+ * of the lookup costs at n hosts.
+ */
+static bool
+lk_line(struct ruledb *db, const char *host, size_t len)
+{
+	char buf[RULE_HOST_MAX + 2];
+	const struct rdb_table *t = rdb_table_cur(db);
+	uint64_t h, mask = t->nslots - 1, i, s;
+	int n;
+
+	if ((n = ruledb_normalize_host(host, len, buf, sizeof(buf))) < 0)
+		return false;
+	h = rdb_hash(db->hdr->seed, buf, (size_t)n);
+	for (i = RDB_HOME(h, mask);; i = (i + 1) & mask) {
+		s = atomic_load_explicit(&t->slots[i], memory_order_acquire);
+		if (s == RDB_SLOT_EMPTY)
+			return false;
+		if ((s >> 32) == (h >> 32))
+			return true;
+	}
+}
+
+/* Is host i's key in its home slot? */
+static bool
+at_home(struct ruledb *db, unsigned i)
+{
+	const struct rdb_table *t = rdb_table_cur(db);
+	const struct rule_rec *rec;
+	char key[64];
+	size_t len;
+	uint64_t h, s;
+
+	host_name(key, sizeof(key), i);
+	len = strlen(key);
+	h = rdb_hash(db->hdr->seed, key, len);
+	s = atomic_load_explicit(&t->slots[RDB_HOME(h, t->nslots - 1)],
+	    memory_order_relaxed);
+	if (s <= RDB_SLOT_TOMB || (s >> 32) != (h >> 32))
+		return false;
+	rec = rdb_slot_rec(db, s);
+	return rec->key_len == len &&
+	    memcmp(REC_STR(rec, rec->key_off), key, len) == 0;
+}
+
+static double
+anatomy_ns(struct ruledb *db, unsigned n, bool home, bool line)
+{
+	char (*q)[64] = malloc(HOT * 64);
+	uint64_t seed = 88172645463325252ULL, hits;
+	unsigned i, h;
+	double ns;
+
+	for (i = 0; i < HOT; i++) {
+		do
+			h = (unsigned)(rnd(&seed) % n);
+		while (home && !at_home(db, h));
+		query(q[i], 64, Q_EXACT, h);
+	}
+	ns = line ? time_lookups(db, q, HOT, lk_line, &seed, &hits) :
+	    time_lookups(db, q, HOT, lk_resolve, &seed, &hits);
+	free(q);
+	if (hits != LOOKUPS)
+		fprintf(stderr, "anatomy: %" PRIu64 " hits of %u\n", hits,
+		    LOOKUPS);
+	return ns;
+}
+
+static void
+anatomy(unsigned n)
+{
+	static const struct {
+		const char	*name;
+		bool		 home, line;
+	} rows[] = {
+		{ "resolve", false, false },
+		{ "resolve/home", true, false },
+		{ "line", false, true },
+		{ "line/home", true, true },
+	};
+	struct ruledb *db = mkdb(), *one = mkdb();
+	double x, y, vx, vy, r[RATIO_PAIRS], d[RATIO_PAIRS];
+	unsigned k, i, home = 0;
+
+	load(one, 0, 1);
+	load(db, 0, n);
+	for (i = 0; i < n; i++)
+		home += at_home(db, i);
+	printf("%u hosts in %" PRIu64 " slots: %.1f%% in their home slot\n",
+	    n, rdb_table_cur(db)->nslots, 100.0 * home / n);
+	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+		x = y = 1e30;
+		for (i = 0; i < RATIO_PAIRS; i++) {
+			vy = anatomy_ns(one, 1, rows[k].home, rows[k].line);
+			vx = anatomy_ns(db, n, rows[k].home, rows[k].line);
+			r[i] = vx / vy;
+			d[i] = vx - vy;
+			x = vx < x ? vx : x;
+			y = vy < y ? vy : y;
+		}
+		qsort(r, RATIO_PAIRS, sizeof(r[0]), cmp_dbl);
+		qsort(d, RATIO_PAIRS, sizeof(d[0]), cmp_dbl);
+		printf("%-12s %7u hosts %5.1f ns, 1 host %5.1f ns (best of "
+		    "%d); median of the pairs: %+5.1f ns, %+4.0f%%\n",
+		    rows[k].name, n, x, y, RATIO_PAIRS, d[RATIO_PAIRS / 2],
+		    (r[RATIO_PAIRS / 2] - 1) * 100);
+		fflush(stdout);
+	}
+	ruledb_destroy(db);
+	ruledb_destroy(one);
+}
+
+/*
  * replace_all of 100k hosts over 100k loaded ones, each round on a fresh
  * segment (so that it faults in fresh pages, as the first one does in the
  * daemon); several rounds, as it varies with the machine's load.
@@ -363,6 +515,10 @@ main(int argc, char **argv)
 			printf("%u hosts: hot set of %u: exact %.1f ns\n", max,
 			    hot, lookup_ns(db, max, hot, Q_EXACT));
 		ruledb_destroy(db);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "anatomy") == 0) {
+		anatomy(argc > 2 ? (unsigned)atoi(argv[2]) : 1000000);
 		return 0;
 	}
 	max = argc > 1 ? (unsigned)atoi(argv[1]) : 1000000;
