@@ -2,7 +2,8 @@
 X-Forwarded-*, hop-by-hop removal, keep-alive reuse on both sides,
 pipelining, chunked upload, 100-continue, chunked responses to 1.1 and
 1.0 clients, WebSocket tunnel, malformed backend responses, bounded
-memory for a 100 MB response to a slow reader, a bad chunk after the
+memory for a 100 MB response to a slow reader, "Connection:
+Content-Length" both ways, a bad chunk after the
 head reached the backend (400, backend connection reset), connect
 timeout -> 504, a draining worker serving a fresh connection."""
 import json
@@ -223,6 +224,48 @@ def test_big_response_slow_reader_bounded():
     check(peak - base < 16 * 1024, "worker RSS grew %d kB" % (peak - base))
 
 
+def test_connection_keeps_content_length_upstream():
+    """'Connection: Content-Length' must not drop the count: the backend
+    would read the body as a second request (smuggling)."""
+    inner = b"GET /smuggled HTTP/1.1\r\nHost: p.test\r\n\r\n"
+    s = connect(M.port)
+    s.sendall(req("/echo", method=b"POST", body=inner,
+                  extra=b"Connection: Content-Length\r\n"
+                  b"Content-Length: %d\r\n" % len(inner)))
+    st, h, body, rest = read_response(s)
+    check(st == 200, "status %d" % st)
+    e = json.loads(body)
+    check(echo_headers(body).get("content-length") == str(len(inner)),
+          "backend saw %r" % e["headers"])
+    check(e["body"].encode("latin-1") == inner, "body %r" % e["body"])
+    s.sendall(req("/echo?next"))
+    st, h, body, _ = read_response(s, pre=rest)
+    s.close()
+    check(json.loads(body)["path"] == "/echo?next", "next got %r" % body)
+    paths = B.stats()["paths"]
+    check("/smuggled" not in paths, "backend ran %r" % paths[-3:])
+
+
+def cl_hop_reply(head, c):
+    c.sendall(b"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
+              b"Content-Length: 5\r\n\r\n" + head.split(b" ")[1][-5:])
+
+
+def test_connection_keeps_content_length_downstream():
+    """The same from a backend: the client must get the count, or two
+    pipelined responses run together."""
+    rb = RawBackend(cl_hop_reply)
+    M.set_rule("clr.test", "proxy", {"backends": [rb.addr]})
+    s = connect(M.port)
+    s.sendall(req("/BODY1", host="clr.test") + req("/BODY2", host="clr.test"))
+    st1, h1, b1, rest = read_response(s)
+    st2, h2, b2, _ = read_response(s, pre=rest)
+    s.close()
+    rb.close()
+    check(h1.get("content-length") == "5", "first head %r" % h1)
+    check((b1, b2) == (b"BODY1", b"BODY2"), "bodies %r %r" % (b1, b2))
+
+
 def test_backend_down_502_and_timeout_504():
     import socket
     s = socket.socket()
@@ -396,6 +439,8 @@ def main():
                    test_malformed_backend_502, test_websocket_tunnel,
                    test_no_upgrade_without_101,
                    test_big_response_slow_reader_bounded,
+                   test_connection_keeps_content_length_upstream,
+                   test_connection_keeps_content_length_downstream,
                    test_backend_down_502_and_timeout_504,
                    test_bad_chunk_after_head_aborts_backend,
                    test_connect_timeout_504,

@@ -173,13 +173,20 @@ run_parser(const char *buf, size_t len, struct hp_msg *m, http_parser *p,
 	return HP_DONE;
 }
 
+/*
+ * A header named in Connection is not forwarded (RFC 9110, 7.6.1), but
+ * never Content-Length: the body is forwarded by its count, and a
+ * backend (or a client) that did not see the count would read the body
+ * as the next message ("Connection: Content-Length" smuggling). HAProxy
+ * and nginx keep it too. (Host and Transfer-Encoding are written anew.)
+ */
 static void
 mark_named_hop(struct hp_msg *m, const char *tok, size_t len)
 {
 	unsigned i;
 
 	for (i = 0; i < m->nhdrs; i++)
-		if (m->hdrs[i].name_len == len &&
+		if (m->kind[i] != HK_CL && m->hdrs[i].name_len == len &&
 		    strncasecmp(m->buf + m->hdrs[i].name_off, tok, len) == 0)
 			m->hdrs[i].hop = true;
 }
