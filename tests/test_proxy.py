@@ -3,7 +3,9 @@ X-Forwarded-*, hop-by-hop removal, keep-alive reuse on both sides,
 pipelining, chunked upload, 100-continue, chunked responses to 1.1 and
 1.0 clients, WebSocket tunnel, malformed backend responses, bounded
 memory for a 100 MB response to a slow reader, "Connection:
-Content-Length" both ways, a bad chunk after the
+Content-Length" both ways, a response head that grows when rebuilt,
+"http://h?q" targets, a tunnel to a backend that stops reading, a
+response head longer than buffer_size, a bad chunk after the
 head reached the backend (400, backend connection reset), connect
 timeout -> 504, a draining worker serving a fresh connection."""
 import json
@@ -266,6 +268,112 @@ def test_connection_keeps_content_length_downstream():
     check((b1, b2) == (b"BODY1", b"BODY2"), "bodies %r %r" % (b1, b2))
 
 
+GROWN_PAD = [0]
+
+
+def grown_head_reply(head, c):
+    # no reason phrase and 98 "a:" lines: rebuilt, the head grows by 150
+    # bytes (a built-in reason, ": " for ":", Connection: close)
+    c.sendall(b"HTTP/1.1 431\r\n" + b"a:\r\n" * 98 + b"P:" +
+              b"p" * GROWN_PAD[0] + b"\r\nContent-Length: 2\r\n\r\nok")
+    return "close"
+
+
+def test_response_head_growth():
+    """The rebuilt head fits its buffer. Heads of 1,650 to 2,000 bytes
+    put the end of the buffer reserved for it at every offset from an
+    allocation's end (libevent's chains are powers of two), where
+    AddressSanitizer sees an overrun."""
+    rb = RawBackend(grown_head_reply)
+    M.set_rule("grow.test", "proxy", {"backends": [rb.addr]})
+    try:
+        for pad in range(1220, 1570):
+            GROWN_PAD[0] = pad
+            out = http_raw(M.port, req("/", host="grow.test",
+                                       extra=b"Connection: close\r\n"))
+            lines = out.split(b"\r\n")
+            check(lines[0] == b"HTTP/1.1 431 Request Header Fields Too "
+                  b"Large", "pad %d: got %r" % (pad, out[:80]))
+            check(lines.count(b"a: ") == 98 and
+                  b"P: " + b"p" * pad in lines and out.endswith(b"\r\n\r\nok"),
+                  "pad %d: head lost: %r" % (pad, out[:200]))
+    finally:
+        rb.close()
+
+
+def cookie_reply(head, c):
+    c.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=" + b"v" * 6000 +
+              b"\r\nContent-Length: 2\r\n\r\nok")
+    return "close"
+
+
+def test_response_head_over_buffer_size():
+    """A response head longer than buffer_size (within the head limits)
+    is read whole: the backend's read stopped half-way, for good."""
+    rb = RawBackend(cookie_reply)
+    try:
+        with Mantrid(conf={"buffer_size": "4096", "timeout_server": "3"}) as m:
+            m.set_rule("ck.test", "proxy", {"backends": [rb.addr]})
+            t0 = time.monotonic()
+            out = http_raw(m.port, req("/", host="ck.test",
+                                       extra=b"Connection: close\r\n"),
+                           timeout=6)
+            el = time.monotonic() - t0
+    finally:
+        rb.close()
+    check(out.startswith(b"HTTP/1.1 200 ") and out.endswith(b"\r\n\r\nok"),
+          "got %r after %.1f s" % (out[:60], el))
+
+
+def test_absolute_form_query_only():
+    """"GET http://h?q" is "/?q" at the backend (RFC 9112, 3.2.2)."""
+    out = http_raw(M.port, b"GET http://p.test?x=1 HTTP/1.1\r\nHost: p.test"
+                   b"\r\nConnection: close\r\n\r\n")
+    check(out.startswith(b"HTTP/1.1 200"), "got %r" % out[:60])
+    check(B.stats()["paths"][-1] == "/?x=1", "backend saw %r"
+          % B.stats()["paths"][-1:])
+
+
+def hold_reply(head, c):
+    # upgrade, then never read: the client's bytes must pile up in
+    # socket buffers and buffer_size, not in the worker's memory
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n"
+              b"Connection: Upgrade\r\n\r\n")
+    time.sleep(8)
+    return "close"
+
+
+def test_tunnel_backpressure():
+    rb = RawBackend(hold_reply)
+    M.set_rule("hold.test", "proxy", {"backends": [rb.addr]})
+    s = connect(M.port)
+    s.sendall(req("/", host="hold.test",
+                  extra=b"Upgrade: x\r\nConnection: Upgrade\r\n"))
+    s.settimeout(5)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    check(head.startswith(b"HTTP/1.1 101"), "got %r" % head)
+    # push until the tunnel stops taking bytes for 0.5 s, at most 64 MiB
+    s.setblocking(False)
+    chunk, sent, stalled = b"x" * 65536, 0, None
+    deadline = time.monotonic() + 5
+    while sent < 64 << 20 and time.monotonic() < deadline:
+        try:
+            sent += s.send(chunk)
+            stalled = None
+        except BlockingIOError:
+            stalled = stalled or time.monotonic()
+            if time.monotonic() - stalled > 0.5:
+                break
+            time.sleep(0.01)
+    s.close()
+    rb.close()
+    check(stalled is not None, "the tunnel took %d bytes without a stall"
+          % sent)
+    check(sent < 32 << 20, "the tunnel took %d MiB" % (sent >> 20))
+
+
 def test_backend_down_502_and_timeout_504():
     import socket
     s = socket.socket()
@@ -441,6 +549,10 @@ def main():
                    test_big_response_slow_reader_bounded,
                    test_connection_keeps_content_length_upstream,
                    test_connection_keeps_content_length_downstream,
+                   test_response_head_growth,
+                   test_response_head_over_buffer_size,
+                   test_absolute_form_query_only,
+                   test_tunnel_backpressure,
                    test_backend_down_502_and_timeout_504,
                    test_bad_chunk_after_head_aborts_backend,
                    test_connect_timeout_504,

@@ -146,6 +146,19 @@ conn_eventcb(struct sio *io, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * Read high-water mark of a client or backend connection: buffer_size,
+ * but never less than the largest head the limits accept, or a head
+ * longer than buffer_size would stop reading half-way, for good.
+ */
+size_t
+conn_read_hw(const struct worker_http *wh)
+{
+	size_t hw = wh->lim.max_uri + wh->lim.max_header_size + 1024;
+
+	return wh->cfg->buffer_size > hw ? wh->cfg->buffer_size : hw;
+}
+
 void
 conn_accept(struct worker_http *wh, int fd, struct sockaddr *sa, int salen,
     enum bind_kind kind)
@@ -153,7 +166,6 @@ conn_accept(struct worker_http *wh, int fd, struct sockaddr *sa, int salen,
 	struct event_base	*base = wh->w->base;
 	struct conn		*c;
 	int			 one = 1;
-	size_t			 hw;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: calloc", __func__);
@@ -183,10 +195,7 @@ conn_accept(struct worker_http *wh, int fd, struct sockaddr *sa, int salen,
 		conn_free(c);
 		return;
 	}
-	hw = wh->cfg->buffer_size;
-	if (hw < wh->lim.max_uri + wh->lim.max_header_size + 1024)
-		hw = wh->lim.max_uri + wh->lim.max_header_size + 1024;
-	sio_setwatermark(c->io, EV_READ, 0, hw);
+	sio_setwatermark(c->io, EV_READ, 0, conn_read_hw(wh));
 	sio_setcb(c->io, conn_readcb, conn_writecb, conn_eventcb, c);
 	sio_set_timeouts(c->io, 0, wh->cfg->timeout_client);
 	sio_enable(c->io, EV_READ | EV_WRITE);

@@ -168,6 +168,7 @@ struct worker_http {
 void	http_conn_gone(struct worker_http *);
 
 /* worker_conn.c */
+size_t	conn_read_hw(const struct worker_http *);
 void	conn_accept(struct worker_http *, int fd, struct sockaddr *, int,
 	    enum bind_kind);
 void	conn_free(struct conn *);

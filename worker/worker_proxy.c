@@ -56,7 +56,7 @@ bconn_arm(struct bconn *b, struct conn *c)
 	memset(&b->chunk, 0, sizeof(b->chunk));
 	b->scan.response = true;
 	sio_setcb(b->io, be_readcb, be_writecb, be_eventcb, b);
-	sio_setwatermark(b->io, EV_READ, 0, bs);
+	sio_setwatermark(b->io, EV_READ, 0, conn_read_hw(b->wh));
 	sio_setwatermark(b->io, EV_WRITE, bs / 2, 0);
 	if (b->connected)
 		sio_set_timeouts(b->io, b->wh->cfg->timeout_server,
@@ -220,7 +220,9 @@ write_request_head(struct conn *c, struct evbuffer *out)
 	struct evbuffer_iovec	 v;
 	const char		*method = http_method_str(m->method);
 	char			*p;
-	size_t			 need = m->len + 256 + sizeof(c->peer_txt);
+	/* each header line may grow by 2 bytes ("a:b" -> "a: b\r\n") */
+	size_t			 need = m->len + 2 * (size_t)m->nhdrs + 256 +
+				    sizeof(c->peer_txt);
 
 	if (m->upgrade_hdr >= 0)
 		need += m->hdrs[m->upgrade_hdr].val_len;
@@ -229,10 +231,10 @@ write_request_head(struct conn *c, struct evbuffer *out)
 	p = v.iov_base;
 	PUTS(p, method);
 	PUT(p, " ", 1);
-	if (m->path_len == 0)
+	/* absolute-form "http://h" and "http://h?q": the path is "/" */
+	if (m->path_len == 0 || m->buf[m->path_off] == '?')
 		PUT(p, "/", 1);
-	else
-		PUT(p, m->buf + m->path_off, m->path_len);
+	PUT(p, m->buf + m->path_off, m->path_len);
 	PUTS(p, " HTTP/1.1\r\n");
 	if (m->host_len > 0) {
 		PUTS(p, "Host: ");
@@ -323,12 +325,23 @@ rechunk(struct hp_chunk *ch, struct evbuffer *in, struct evbuffer *out,
 	return r;
 }
 
+/*
+ * Tunnel bytes one way: up, client to backend, else back. The reading
+ * side pauses while the other side's output holds buffer_size bytes or
+ * more, as a body does, and resumes when that output drains to half
+ * (be_writecb for the client, proxy_client_drained for the backend).
+ */
 static void
-tunnel_move(struct sio *from, struct sio *to)
+tunnel_move(struct conn *c, bool up)
 {
-	struct evbuffer *in = sio_input(from);
+	struct sio *from = up ? c->io : c->be->io, *to = up ? c->be->io : c->io;
 
-	evbuffer_add_buffer(sio_output(to), in);
+	evbuffer_add_buffer(sio_output(to), sio_input(from));
+	if (evbuffer_get_length(sio_output(to)) < c->wh->cfg->buffer_size)
+		return;
+	if (up)
+		c->in_paused = true;
+	sio_disable(from, EV_READ);
 }
 
 /*
@@ -368,7 +381,7 @@ proxy_client_read(struct conn *c)
 		return;		/* body waits in the client's socket */
 	out = sio_output(b->io);
 	if (c->state == CS_TUNNEL) {
-		tunnel_move(c->io, b->io);
+		tunnel_move(c, true);
 		if (c->eof && evbuffer_get_length(out) == 0)
 			conn_free(c);
 		return;
@@ -453,6 +466,27 @@ resp_forward_hdr(const struct hp_msg *m, unsigned i)
 	return !m->hdrs[i].hop;
 }
 
+/*
+ * The rebuilt head's size, at most: each header line grows by 2 bytes
+ * at most ("a:b\n" becomes "a: b\r\n"), the status line by a built-in
+ * reason phrase when the backend sent none, and the lines added below
+ * take RESP_HEAD_ADDED bytes plus the Upgrade value.
+ */
+#define RESP_REASON_MAX	64
+#define RESP_HEAD_ADDED	128
+
+static size_t
+response_head_max(const struct bconn *b)
+{
+	const struct hp_msg *m = &b->resp;
+	size_t n = m->len + 2 * (size_t)m->nhdrs + RESP_REASON_MAX +
+	    RESP_HEAD_ADDED;
+
+	if (b->tunnel)
+		n += m->hdrs[m->upgrade_hdr].val_len;
+	return n;
+}
+
 static void
 write_response_head(struct conn *c, struct bconn *b, struct evbuffer *out)
 {
@@ -461,7 +495,7 @@ write_response_head(struct conn *c, struct bconn *b, struct evbuffer *out)
 	char			*p, code[8];
 	unsigned		 i;
 
-	if (evbuffer_reserve_space(out, m->len + 128, &v, 1) < 1)
+	if (evbuffer_reserve_space(out, response_head_max(b), &v, 1) < 1)
 		return;
 	p = v.iov_base;
 	PUTS(p, "HTTP/1.1 ");
@@ -583,8 +617,8 @@ start_tunnel(struct conn *c, struct bconn *b)
 	sio_set_timeouts(c->io, 0, 0);
 	sio_set_timeouts(b->io, 0, 0);
 	sio_enable(c->io, EV_READ);
-	tunnel_move(c->io, b->io);
-	tunnel_move(b->io, c->io);
+	tunnel_move(c, true);
+	tunnel_move(c, false);
 }
 
 /* Returns true when a head was taken and the body may follow. */
@@ -679,7 +713,7 @@ be_readcb(struct sio *io, void *arg)
 
 	b->got_byte = true;
 	if (b->tunnel) {
-		tunnel_move(b->io, c->io);
+		tunnel_move(c, false);
 		return;
 	}
 	if (!b->head_sent && !read_resp_head(b))
@@ -720,7 +754,7 @@ be_lost(struct bconn *b, short what)
 	struct conn *c = b->c;
 
 	if (b->tunnel) {
-		tunnel_move(b->io, c->io);
+		tunnel_move(c, false);
 		proxy_abort(c);
 		conn_close_after_write(c);
 		return;
