@@ -115,19 +115,24 @@ type_name(char t)
 	}
 }
 
-/* Is `name` one of spec's argument names? Sets *t to its type. */
+/*
+ * Is `name` one of spec's argument names? Sets *t to its type.
+ * NB: compares whole names, word by word: a strstr() scan never moved on
+ * past an empty name ("" from the request), and spun the master.
+ */
 static bool
 spec_has(const char *spec, const char *name, char *t)
 {
-	size_t n = strlen(name);
-	const char *p = spec;
+	size_t n = strlen(name), len;
+	const char *colon;
 
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == spec || p[-1] == ' ') && p[n] == ':') {
-			*t = p[n + 1];
+	for (; *spec != '\0'; spec += len, spec += strspn(spec, " ")) {
+		len = strcspn(spec, " ");
+		colon = memchr(spec, ':', len);
+		if ((size_t)(colon - spec) == n && memcmp(spec, name, n) == 0) {
+			*t = colon[1];
 			return true;
 		}
-		p += n;
 	}
 	return false;
 }

@@ -73,6 +73,12 @@ static const struct {
 	{ "{\"cmd\": \"set_all\", \"hosts\": []}",
 	    "arg_type:hosts:expected object" },
 	{ "{\"cmd\": \"list\", \"host\": \"a.com\"}", "arg_unknown:host" },
+	/* an empty name once spun the master (spec_has) */
+	{ "{\"cmd\": \"list\", \"\": 1}", "arg_unknown:" },
+	{ "{\"cmd\": \"get\", \"host\": \"a.com\", \"\": 1}",
+	    "arg_unknown:" },
+	{ "{\"cmd\": \"get\", \"host\": \"a.com\", \"ost\": 1}",
+	    "arg_unknown:ost" },
 	{ "{\"cmd\": \"backend_weight\", \"address\": \"a:1\"}",
 	    "arg_missing:weight" },
 	{ "{\"cmd\": \"backend_weight\", \"address\": \"a:1\", "

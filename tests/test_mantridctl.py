@@ -294,7 +294,9 @@ def test_socket_protocol_errors():
                  "arg_type:host:expected string"),
                 (big, "request_too_large"),
                 (b'{"cmd": "set", "host": "a.com", "rule": ["x", {}, 1]}\n',
-                 "host_action_invalid:x")]
+                 "host_action_invalid:x"),
+                # an empty argument name once spun the master
+                (b'{"cmd": "list", "": 1}\n', "arg_unknown:")]
         for req, err in reqs:
             s.sendall(req)
             r = json.loads(f.readline())
