@@ -60,16 +60,20 @@
 	X(backend_get, "backend", CMD_F_BOTH, "address:s",		\
 	    "backend ADDRESS",						\
 	    "Show one backend")						\
-	X(backend_enable, "enable", CMD_F_BOTH, "address:s",		\
+	X(backend_enable, "enable", CMD_F_BOTH,				\
+	    "address:s if_match:i?",					\
 	    "enable ADDRESS",						\
 	    "Put a disabled or draining backend back in service")	\
-	X(backend_disable, "disable", CMD_F_BOTH, "address:s",		\
+	X(backend_disable, "disable", CMD_F_BOTH,			\
+	    "address:s if_match:i?",					\
 	    "disable ADDRESS",						\
 	    "Take a backend out of service at once")			\
-	X(backend_drain, "drain", CMD_F_BOTH, "address:s",		\
+	X(backend_drain, "drain", CMD_F_BOTH,				\
+	    "address:s if_match:i?",					\
 	    "drain ADDRESS",						\
 	    "Send no new requests to a backend; let open ones finish")	\
-	X(backend_weight, "weight", CMD_F_BOTH, "address:s weight:i",	\
+	X(backend_weight, "weight", CMD_F_BOTH,				\
+	    "address:s weight:i if_match:i?",				\
 	    "weight ADDRESS N",						\
 	    "Override a backend's weight (0 = back to the rule's)")	\
 	X(export, "export", CMD_F_BOTH, "",				\

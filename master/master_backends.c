@@ -19,6 +19,7 @@
 #include "../worker/worker_balance.h"
 #include "master.h"
 #include "master_backends.h"
+#include "master_cmd.h"
 #include "master_pool.h"
 
 static const char *
@@ -155,7 +156,8 @@ set_admin(struct master *m, struct json_object *args, enum pool_admin a,
 	uint32_t	idx;
 	int		rc;
 
-	if ((rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
+	    (rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
 		return rc;
 	if (pool_set_admin(m, idx, a) == -1) {
 		snprintf(err, errlen, "not_found");
@@ -194,7 +196,8 @@ cmd_backend_weight(struct master *m, struct json_object *args,
 	uint32_t		 idx;
 	int			 rc;
 
-	if ((rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
+	    (rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
 		return rc;
 	if (!json_object_object_get_ex(args, "weight", &w) ||
 	    !json_object_is_type(w, json_type_int) ||

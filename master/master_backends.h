@@ -6,6 +6,8 @@
  *
  * args carries "address" ("host:port" as in the rules), and "weight" for
  * cmd_backend_weight. Unknown address -> CMD_ENOTFOUND with "not_found".
+ * The changes honour an optional "if_match" as the rule changes do
+ * (cmd_check_if_match: CMD_EPRECOND, nothing changed).
  */
 #ifndef MANTRID_MASTER_BACKENDS_H
 #define MANTRID_MASTER_BACKENDS_H

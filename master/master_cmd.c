@@ -48,9 +48,8 @@ arg_str(struct json_object *args, const char *name)
 	return json_object_get_string(v);
 }
 
-/* if_match present and not the current generation -> CMD_EPRECOND */
-static int
-check_if_match(struct master *m, struct json_object *args, char *err,
+int
+cmd_check_if_match(struct master *m, struct json_object *args, char *err,
     size_t errlen)
 {
 	struct json_object *v;
@@ -325,7 +324,7 @@ cmd_set(struct master *m, struct json_object *args,
 	enum ruledb_err e;
 	int rc;
 
-	if ((rc = check_if_match(m, args, err, errlen)) != CMD_OK ||
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
 	    (rc = key_arg(args, key, sizeof(key), err, errlen)) != CMD_OK)
 		return rc;
 	json_object_object_get_ex(args, "rule", &triple);
@@ -348,7 +347,7 @@ cmd_delete(struct master *m, struct json_object *args,
 	char key[RULE_KEY_MAX + 1];
 	int rc;
 
-	if ((rc = check_if_match(m, args, err, errlen)) != CMD_OK ||
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
 	    (rc = key_arg(args, key, sizeof(key), err, errlen)) != CMD_OK)
 		return rc;
 	/* Mantrid: deleting a missing host is fine, and changes nothing. */
@@ -417,7 +416,7 @@ cmd_set_all(struct master *m, struct json_object *args,
 	enum ruledb_err e;
 	int rc;
 
-	if ((rc = check_if_match(m, args, err, errlen)) != CMD_OK)
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK)
 		return rc;
 	json_object_object_get_ex(args, "hosts", &hosts);
 	/* Parse every host first: one bad host rejects the replacement. */

@@ -40,6 +40,14 @@ CMD_TABLE(CMD_PROTO)
 typedef void (*cmd_done_cb)(enum cmd_status, struct json_object *result,
     uint64_t generation, const char *err, void *arg);
 
+/*
+ * Every change's precondition: args' "if_match", when present, must be
+ * the rules' generation, else CMD_EPRECOND (err set). Call it before
+ * changing anything.
+ */
+int	cmd_check_if_match(struct master *, struct json_object *args,
+	    char *err, size_t errlen);
+
 /* Run def with args (borrowed); done may be called before this returns. */
 void	master_cmd_run(struct master *, const struct cmd_def *,
 	    struct json_object *args, cmd_done_cb done, void *arg);

@@ -36,6 +36,10 @@ static const char *const good[] = {
 	"{\"cmd\": \"backend_drain\", \"address\": \"127.0.0.1:80\"}",
 	"{\"cmd\": \"backend_weight\", \"address\": \"127.0.0.1:80\", "
 	    "\"weight\": 3}",
+	"{\"cmd\": \"backend_weight\", \"address\": \"127.0.0.1:80\", "
+	    "\"weight\": 3, \"if_match\": 7}",
+	"{\"cmd\": \"backend_disable\", \"address\": \"127.0.0.1:80\", "
+	    "\"if_match\": 7}",
 	"  {\"cmd\": \"info\"}  \r",
 };
 

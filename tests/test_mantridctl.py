@@ -118,6 +118,37 @@ def test_extra_commands():
             check(j == {"only.com": ["spin", {}, False]}, "list --json")
 
 
+def test_backend_if_match():
+    """-m with weight, disable, enable, drain: a stale generation fails
+    (exit 1, precondition_failed) and changes nothing, over the socket
+    and over REST; the current one goes through."""
+    with Mantrid() as m:
+        addr = "127.0.0.1:8123"
+        ok("-s", m.socket, "set", "b.com", "proxy", "false",
+           "backends=" + addr)
+        for name, t in targets(m):
+            g = json.loads(ok(*t, "--json", "info"))["generation"]
+            before = json.loads(ok(*t, "--json", "backend", addr))
+            for args in (["weight", addr, "9"], ["disable", addr],
+                         ["drain", addr], ["enable", addr]):
+                rc, _, err = ctl(*t, "-m", str(g + 7), *args)
+                check(rc == 1 and "precondition_failed" in err,
+                      "%s: stale -m %s: rc %d %r" % (name, args, rc, err))
+                now = json.loads(ok(*t, "--json", "backend", addr))
+                check(now == dict(now, weight=before["weight"],
+                                  enabled=before["enabled"],
+                                  drain=before["drain"]),
+                      "%s: stale -m %s changed %r to %r"
+                      % (name, args, before, now))
+            ok(*t, "-m", str(g), "weight", addr, "9")
+            ok(*t, "-m", str(g), "disable", addr)
+            now = json.loads(ok(*t, "--json", "backend", addr))
+            check(now["weight"] == 9 and now["enabled"] is False,
+                  "%s: current -m: %r" % (name, now))
+            ok(*t, "-m", str(g), "enable", addr)
+            ok(*t, "weight", addr, "0")
+
+
 def test_weights_and_json_values():
     """rbalancer's url*weight and host:port*weight forms, JSON values, an
     algorithm on a redirect farm, and a rule for an IPv6 literal host."""
@@ -360,6 +391,7 @@ def test_socket_framing():
 
 if __name__ == "__main__":
     run_tests([test_mantrid_client_commands, test_extra_commands,
+               test_backend_if_match,
                test_weights_and_json_values,
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,

@@ -320,6 +320,33 @@ def test_backends_routes():
         check(st == 404, "unknown backend: %s %r" % (st, body))
 
 
+def test_backend_if_match():
+    """PUT /backends/<a>/ honours If-Match as PUT /hostname/ does: a stale
+    one gets 412 and changes nothing."""
+    addr = "/backends/127.0.0.1:8123/"
+    with Mantrid() as m:
+        m.set_rule("b.com", "proxy", {"backends": ["127.0.0.1:8123"]})
+        _, before, h = curl(m, "GET", addr)
+        g = gen(h)
+        for body in ({"weight": 9}, {"enabled": False}, {"drain": True}):
+            h = expect(m, "PUT", addr, 412, {"error": "precondition_failed"},
+                       body=body, headers=['If-Match: "%d"' % (g + 7)])
+            check(gen(h) == g, "412 changed the generation")
+            _, now, _ = curl(m, "GET", addr)
+            check((now["weight"], now["enabled"], now["drain"]) ==
+                  (before["weight"], before["enabled"], before["drain"]),
+                  "%r with a stale If-Match changed %r to %r"
+                  % (body, before, now))
+        st, body, h = curl(m, "PUT", addr, body={"weight": 9},
+                           headers=['If-Match: "%d"' % g])
+        check(st == 200 and body["weight"] == 9, "matching If-Match: %s %r"
+              % (st, body))
+        st, body, h = curl(m, "PUT", addr, body={"enabled": False},
+                           headers=['If-Match: "%d"' % gen(h)])
+        check(st == 200 and body["enabled"] is False,
+              "matching If-Match, disable: %s %r" % (st, body))
+
+
 def test_token():
     with Mantrid(conf={"management_token": "s3cret-token"}) as m:
         h = expect(m, "GET", "/hostname/", 401, {"error": "unauthorized"})
@@ -362,5 +389,5 @@ if __name__ == "__main__":
                test_bad_requests, test_etag_if_match, test_body_limit,
                test_evhttp_errors_are_json, test_mantrid_client_bodies,
                test_takes_effect_at_once,
-               test_backends_routes, test_token,
+               test_backends_routes, test_backend_if_match, test_token,
                test_non_loopback_needs_token])
