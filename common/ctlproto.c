@@ -171,18 +171,59 @@ check_spec(const struct cmd_def *def, struct json_object *req, char *err,
 	return CTLPROTO_OK;
 }
 
+/*
+ * The name of the innermost key above a string with a NUL in it, or NULL.
+ * NB: JSON's \u0000 gives json-c a string whose C length is shorter than
+ * its length, and the rest of mantrid takes strings as C strings: the
+ * checks would see "a.com" and the journal would keep "a.com\0..."; so
+ * such a string is refused here, once, for every front door. Recursion
+ * is bounded by the tokener's depth (JSON_TOKENER_DEFAULT_DEPTH).
+ */
+static const char *
+nul_in(struct json_object *o, const char *key)
+{
+	const char *s;
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		s = json_object_get_string(o);
+		n = (size_t)json_object_get_string_len(o);
+		return memchr(s, '\0', n) != NULL ? key : NULL;
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if ((s = nul_in(json_object_array_get_idx(o, i), key)))
+				return s;
+		return NULL;
+	case json_type_object:
+		json_object_object_foreach(o, k, v)
+			if ((s = nul_in(v, k)) != NULL)
+				return s;
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
 enum ctlproto_err
 ctlproto_check_args(const struct cmd_def *def, struct json_object *req,
     char *err, size_t errlen)
 {
+	const char *k;
 	char t;
 
-	json_object_object_foreach(req, k, v) {
+	json_object_object_foreach(req, name, v) {
 		(void)v;
-		if (strcmp(k, "cmd") != 0 && !spec_has(def->args, k, &t))
-			return fail(err, errlen, "arg_unknown:%s", k);
+		if (strcmp(name, "cmd") != 0 && !spec_has(def->args, name, &t))
+			return fail(err, errlen, "arg_unknown:%s", name);
 	}
-	return check_spec(def, req, err, errlen);
+	if (check_spec(def, req, err, errlen) != CTLPROTO_OK)
+		return CTLPROTO_EINVAL;
+	if ((k = nul_in(req, NULL)) != NULL)
+		return fail(err, errlen, "arg_invalid:%.64s:contains a NUL byte",
+		    k);
+	return CTLPROTO_OK;
 }
 
 /* NB: s is not NUL-terminated (it points into a socket buffer). */

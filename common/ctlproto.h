@@ -35,7 +35,10 @@ enum ctlproto_err {
 enum ctlproto_err ctlproto_parse_request(const char *line, size_t len,
 		    struct json_object **req, const struct cmd_def **def,
 		    char *err, size_t errlen);
-/* Check req's arguments against def->args (also used by REST). */
+/*
+ * Check req's arguments against def->args (also used by REST), and that
+ * no string in req holds a NUL ("arg_invalid:<key>:contains a NUL byte").
+ */
 enum ctlproto_err ctlproto_check_args(const struct cmd_def *,
 		    struct json_object *req, char *err, size_t errlen);
 

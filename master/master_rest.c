@@ -365,10 +365,14 @@ backend_put_cmd(struct json_object *body, struct json_object *args)
 	return NULL;
 }
 
-/* Fill args for def from the route's item and the body; error or NULL. */
+/*
+ * Fill args for def from the route's item (itemlen bytes, decoded: a %00
+ * stays in, for ctlproto_check_args to refuse) and the body; error or
+ * NULL.
+ */
 static const char *
 build_args(enum route r, const struct cmd_def **def, const char *item,
-    struct json_object *body, struct json_object *args)
+    size_t itemlen, struct json_object *body, struct json_object *args)
 {
 	json_object_object_add(args, "cmd",
 	    json_object_new_string((*def)->name));
@@ -382,18 +386,18 @@ build_args(enum route r, const struct cmd_def **def, const char *item,
 		return NULL;
 	case R_HOST:
 		json_object_object_add(args, "host",
-		    json_object_new_string(item));
+		    json_object_new_string_len(item, (int)itemlen));
 		if ((*def)->id == CMD_set)
 			json_object_object_add(args, "rule",
 			    json_object_get(body));
 		return NULL;
 	case R_STATS_HOST:
 		json_object_object_add(args, "host",
-		    json_object_new_string(item));
+		    json_object_new_string_len(item, (int)itemlen));
 		return NULL;
 	case R_BACKEND:
 		json_object_object_add(args, "address",
-		    json_object_new_string(item));
+		    json_object_new_string_len(item, (int)itemlen));
 		if ((*def)->id == CMD_backend_get)
 			return NULL;
 		if ((*def = backend_put_cmd(body, args)) == NULL)
@@ -411,7 +415,7 @@ build_args(enum route r, const struct cmd_def **def, const char *item,
 
 static void
 rest_run(struct master *m, struct evhttp_request *req, enum route r,
-    const struct cmd_def *def, const char *item)
+    const struct cmd_def *def, const char *item, size_t itemlen)
 {
 	struct json_object *body, *args;
 	struct rest_call *c;
@@ -428,7 +432,7 @@ rest_run(struct master *m, struct evhttp_request *req, enum route r,
 		return;
 	}
 	args = json_object_new_object();
-	if ((why = build_args(r, &def, item, body, args)) == NULL &&
+	if ((why = build_args(r, &def, item, itemlen, body, args)) == NULL &&
 	    ctlproto_check_args(def, args, err, sizeof(err)) != CTLPROTO_OK)
 		why = err;
 	json_object_put(body);
@@ -454,6 +458,7 @@ rest_cb(struct evhttp_request *req, void *arg)
 	const struct cmd_def *def;
 	enum route r;
 	char *path, *item;
+	size_t itemlen = 0;
 	int code;
 
 	if (!authorized(&m->cfg, req)) {
@@ -467,14 +472,15 @@ rest_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r = route_path(path, &item);
-	if (item != NULL && (item = evhttp_uridecode(item, 0, NULL)) == NULL)
+	if (item != NULL &&
+	    (item = evhttp_uridecode(item, 0, &itemlen)) == NULL)
 		r = R_NONE;
 	if ((def = route_cmd(r, evhttp_request_get_command(req), &code)) ==
 	    NULL)
 		reply_error(m, req, code, code == 404 ? "not_found" :
 		    "method_not_allowed");
 	else
-		rest_run(m, req, r, def, item);
+		rest_run(m, req, r, def, item, itemlen);
 	free(item);
 	free(path);
 }

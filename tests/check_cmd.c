@@ -89,6 +89,18 @@ static const struct {
 	    "\"weight\": true}", "arg_type:weight:expected integer" },
 	{ "{\"cmd\": \"stats\", \"host\": []}",
 	    "arg_type:host:expected string" },
+	/* json-c keeps a \u0000; the C string checks would not see past it */
+	{ "{\"cmd\": \"get\", \"host\": \"a.com\\u0000.evil\"}",
+	    "arg_invalid:host:contains a NUL byte" },
+	{ "{\"cmd\": \"set\", \"host\": \"a.com\", \"rule\": [\"redirect\", "
+	    "{\"redirect_to\": \"http://a\\u0000\\r\\nX: 1\"}, false]}",
+	    "arg_invalid:redirect_to:contains a NUL byte" },
+	{ "{\"cmd\": \"set_all\", \"hosts\": {\"a.com\": [\"static\", "
+	    "{\"type\": \"ok\\u0000/x\"}, false]}}",
+	    "arg_invalid:type:contains a NUL byte" },
+	{ "{\"cmd\": \"set\", \"host\": \"a.com\", \"rule\": "
+	    "[\"spin\\u0000x\", {}, false]}",
+	    "arg_invalid:rule:contains a NUL byte" },
 };
 
 START_TEST(test_bad)

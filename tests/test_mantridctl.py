@@ -349,6 +349,44 @@ def test_socket_protocol_errors():
         check(m.proc.poll() is None, "daemon died")
 
 
+def test_socket_nul_bytes():
+    """A \\u0000 in a host, in redirect_to or in type gets an error line
+    naming the key, and changes nothing."""
+    with Mantrid() as m:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(m.socket)
+        f = s.makefile("rb")
+
+        def call(req):
+            s.sendall(json.dumps(req).encode() + b"\n")
+            return json.loads(f.readline())
+        call({"cmd": "set", "host": "keep.com",
+              "rule": ["empty", {"code": 204}, False]})
+        before = call({"cmd": "list"})
+        for req, key in (
+                ({"cmd": "set", "host": "nul2.com\0zzz",
+                  "rule": ["empty", {"code": 204}, False]}, "host"),
+                ({"cmd": "delete", "host": "keep.com\0zzz"}, "host"),
+                ({"cmd": "set", "host": "n.com",
+                  "rule": ["redirect", {"redirect_to": "http://a\0\r\nX: 1"},
+                           False]}, "redirect_to"),
+                ({"cmd": "set", "host": "n.com",
+                  "rule": ["static", {"type": "ok\0/../x"}, False]}, "type"),
+                ({"cmd": "set_all", "hosts": {"n.com": [
+                    "static", {"type": "ok\0/../x"}, False]}}, "type"),
+                ({"cmd": "backend_get", "address": "127.0.0.1:1\0"},
+                 "address")):
+            r = call(req)
+            check(r == {"ok": False, "status": "invalid",
+                        "error": "arg_invalid:%s:contains a NUL byte" % key},
+                  "%r -> %r" % (req, r))
+        after = call({"cmd": "list"})
+        check(after == before, "NULs changed the rules: %r" % after)
+        f.close()
+        s.close()
+
+
 def test_socket_framing():
     """Lines in one write, a line in pieces, a line after a half-close:
     every request is answered, in order (the master peeks whole lines
@@ -396,4 +434,4 @@ if __name__ == "__main__":
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,
                test_socket_owned_by_run_user, test_socket_protocol_errors,
-               test_socket_framing])
+               test_socket_nul_bytes, test_socket_framing])

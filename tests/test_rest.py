@@ -191,6 +191,43 @@ def test_etag_if_match():
         expect(m, "GET", "/hostname/a.com/", 200, None)
 
 
+def test_nul_bytes():
+    """A NUL (\\u0000 in the body, %00 in the path) in a host, a kwarg or
+    an address is refused with 400 naming the key, and changes nothing:
+    the checks would have seen only the part before it."""
+    nul = "arg_invalid:%s:contains a NUL byte"
+    with Mantrid() as m:
+        m.set_rule("b.com", "proxy", {"backends": ["127.0.0.1:8123"]})
+        _, before, h = curl(m, "GET", "/hostname/")
+        g = gen(h)
+        _, backend, _ = curl(m, "GET", "/backends/127.0.0.1:8123/")
+        for method, path, body, key in (
+                ("PUT", "/hostname/n.com/",
+                 ["redirect", {"redirect_to": "http://good.example\0\r\n"
+                               "Set-Cookie: evil=1"}, False], "redirect_to"),
+                ("PUT", "/hostname/n.com/",
+                 ["static", {"type": "ok\0/../../etc/passwd"}, False],
+                 "type"),
+                ("PUT", "/hostname/n.com/",
+                 ["proxy", {"backends": ["127.0.0.1\0x:8123"]}, False],
+                 "backends"),
+                ("PUT", "/hostname/nul.com%00.evil/", EMPTY, "host"),
+                ("PUT", "/hostname/b.com%00/", EMPTY, "host"),
+                ("DELETE", "/hostname/b.com%00.x/", None, "host"),
+                ("GET", "/hostname/b.com%00.x/", None, "host"),
+                ("PUT", "/hostname/",
+                 {"n.com": ["redirect", {"redirect_to": "a\0b"}, False]},
+                 "redirect_to"),
+                ("PUT", "/backends/127.0.0.1:8123%00x/", {"weight": 3},
+                 "address")):
+            expect(m, method, path, 400, {"error": nul % key}, body=body)
+        _, now, h = curl(m, "GET", "/hostname/")
+        check(now == before and gen(h) == g, "NULs changed the rules: %r"
+              % now)
+        _, now, _ = curl(m, "GET", "/backends/127.0.0.1:8123/")
+        check(now["weight"] == backend["weight"], "NUL changed a backend")
+
+
 def test_body_limit():
     with Mantrid() as m:
         big = b"[" + b" " * (33 << 20) + b"]"
@@ -386,7 +423,8 @@ def test_non_loopback_needs_token():
 
 if __name__ == "__main__":
     run_tests([test_mantrid_shapes, test_not_found_and_method,
-               test_bad_requests, test_etag_if_match, test_body_limit,
+               test_bad_requests, test_etag_if_match, test_nul_bytes,
+               test_body_limit,
                test_evhttp_errors_are_json, test_mantrid_client_bodies,
                test_takes_effect_at_once,
                test_backends_routes, test_backend_if_match, test_token,
