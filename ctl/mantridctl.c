@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -527,8 +528,22 @@ default_target(struct ctl_target *t, const char *cfgpath)
 struct opts {
 	struct ctl_target	 t;
 	const char		*cfgpath;
-	const char		*if_match;
+	long long		 if_match;	/* -1: none */
 };
+
+/* -m GEN: digits only, as a generation is, or a usage error. */
+static long long
+if_match_value(const char *s)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end != '\0' || errno != 0)
+		die(EXIT_USAGE, "--if-match %s: not a generation number", s);
+	return n;
+}
 
 /* Options before the command; returns the index of the command word. */
 static int
@@ -555,7 +570,7 @@ parse_options(int argc, char *argv[], struct opts *o)
 		case 's': o->t.socket = optarg; break;
 		case 'u': o->t.url = optarg; break;
 		case 't': o->t.token = optarg; break;
-		case 'm': o->if_match = optarg; break;
+		case 'm': o->if_match = if_match_value(optarg); break;
 		case 'j': json_out = true; break;
 		case 'h': usage(stdout, 0);
 		case 'V': printf("mantridctl %s\n", PACKAGE_VERSION); exit(0);
@@ -568,7 +583,7 @@ parse_options(int argc, char *argv[], struct opts *o)
 
 static struct json_object *
 build_args(const struct cmd_def *def, int argc, char **argv,
-    const char *if_match)
+    long long if_match)
 {
 	struct json_object *args = json_object_new_object();
 
@@ -579,16 +594,16 @@ build_args(const struct cmd_def *def, int argc, char **argv,
 		build_import(args, argc, argv);
 	else
 		build_generic(def, args, argc, argv);
-	if (if_match != NULL)
+	if (if_match != -1)
 		json_object_object_add(args, "if_match",
-		    json_object_new_int64(strtoll(if_match, NULL, 10)));
+		    json_object_new_int64(if_match));
 	return args;
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { { NULL, NULL, getenv("MANTRID_TOKEN") }, NULL, NULL };
+	struct opts o = { { NULL, NULL, getenv("MANTRID_TOKEN") }, NULL, -1 };
 	const struct cmd_def *def;
 	struct json_object *args, *result;
 	char err[2048];

@@ -209,6 +209,16 @@ def test_errors_and_usage():
                 rc, out, err = ctl(*t, *args)
                 check(rc == 2 and msg in err, "%s %s: rc %d, %r"
                       % (name, args, rc, err))
+            # -m takes a generation, nothing else; nothing is sent
+            for bad in ("abc", "1junk", "", "-1", " 5",
+                        "99999999999999999999"):
+                rc, out, err = ctl(*t, "-m", bad, "set", "m.com", "empty",
+                                   "false", "code=204")
+                check(rc == 2 and "--if-match %s: not a generation number"
+                      % bad in err, "%s -m %r: rc %d, %r"
+                      % (name, bad, rc, err))
+            check(ok(*t, "get", "m.com").strip() == "null",
+                  "%s: a bad -m changed a rule" % name)
             rc, out, err = ctl(*t, "set", "a.com", "teleport", "false")
             check(rc == 1 and "host_action_invalid:teleport" in err,
                   "%s: daemon error: %d %r" % (name, rc, err))
