@@ -129,7 +129,8 @@ spec_has(const char *spec, const char *name, char *t)
 	for (; *spec != '\0'; spec += len, spec += strspn(spec, " ")) {
 		len = strcspn(spec, " ");
 		colon = memchr(spec, ':', len);
-		if ((size_t)(colon - spec) == n && memcmp(spec, name, n) == 0) {
+		if (colon != NULL && (size_t)(colon - spec) == n &&
+		    memcmp(spec, name, n) == 0) {
 			*t = colon[1];
 			return true;
 		}
