@@ -3,8 +3,10 @@ restarts all succeed once the rule is set back to proxy, released by the
 master's channel message (no polling) within 10 ms; spin timeout -> 504;
 a client gone while parked never reaches a backend; spin_max -> 503;
 proxy's hold_when_down parks the same way (timeout -> 504, released by a
-rule change or by enabling the backend)."""
+rule change or by enabling the backend); a reload or stop answers the
+requests still parked at drain_timeout with 504, never a cut."""
 import os
+import signal
 import socket
 import sys
 import threading
@@ -194,6 +196,31 @@ def test_hold_when_down_released():
         b.stop()
 
 
+def test_drain_answers_parked():
+    """HUP or TERM: a request parked in the old worker spins on until
+    drain_timeout, then gets the timeout page (it was cut before)."""
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        with Mantrid(conf={"drain_timeout": "2"}) as m:
+            m.set_rule("d.test", "spin", {"timeout": 60})
+            s = connect(m.port)
+            s.sendall(req("d.test"))
+
+            def parked_here():
+                st, body, _ = m.api("GET", "/stats/d.test/")
+                return st == 200 and body.get("open_requests",
+                                              body.get("open", 0)) >= 1
+            wait_until(parked_here, 5, "parked")
+            t0 = time.monotonic()
+            m.signal(sig)
+            st, h, body, _ = read_response(s, timeout=6)
+            el = time.monotonic() - t0
+            s.close()
+            check(st == 504, "%s: status %d" % (sig.name, st))
+            check(h.get("connection") == "close", "%s: %r" % (sig.name, h))
+            check(1.5 < el < 3.5, "%s: answered after %.2f s (drain_timeout"
+                  " = 2)" % (sig.name, el))
+
+
 def main():
     global M
     M = Mantrid(conf={"spin_max": str(SPIN_MAX)})
@@ -201,7 +228,8 @@ def main():
         run_tests([test_spin_across_backend_restart, test_release_within_10ms,
                    test_spin_timeout_504, test_client_gone_while_parked,
                    test_spin_max_503, test_hold_when_down_timeout_504,
-                   test_hold_when_down_released])
+                   test_hold_when_down_released,
+                   test_drain_answers_parked])
     finally:
         M.close()
 

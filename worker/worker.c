@@ -56,14 +56,31 @@ worker_exit(void)
 static void
 drain_check(evutil_socket_t fd, short ev, void *arg)
 {
+	static bool parked_answered;
 	struct worker *w = arg;
 	unsigned active = worker_http_active(w);
+	size_t n;
 
 	if (active == 0) {
 		log_debug("%s: drained, exiting", __func__);
 		worker_exit();
 	}
 	if (mono_now() > drain_deadline) {
+		/*
+		 * Parked requests get their timeout page, and half a second
+		 * to write it (the master kills at drain_timeout + 1 s).
+		 */
+		if (!parked_answered) {
+			parked_answered = true;
+			if ((n = worker_http_timeout_parked(w)) > 0) {
+				log_info("%s: drain_timeout: %zu parked requests "
+				    "answered (504)", __func__, n);
+				drain_deadline = mono_now() + 0.5;
+				event_add(drain_ev, &(struct timeval){ 0,
+				    DRAIN_CHECK_MS * 1000 });
+				return;
+			}
+		}
 		log_warnx("%s: %u connections still open after drain_timeout, "
 		    "closing them", __func__, active);
 		worker_exit();

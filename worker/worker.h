@@ -31,6 +31,7 @@ int	worker_http_start(struct worker *);	/* listen on her->listeners */
 void	worker_http_stop_accepting(struct worker *);
 unsigned worker_http_active(const struct worker *); /* open client conns */
 void	worker_http_close_idle(struct worker *);	/* drain: idle keep-alive */
+size_t	worker_http_timeout_parked(struct worker *); /* drain: 504 them */
 void	worker_http_channel(struct worker *, const struct channel_msg *);
 /* USR1: reopen the access log. */
 void	worker_http_reopen_logs(struct worker *);

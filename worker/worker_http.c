@@ -137,6 +137,12 @@ worker_http_active(const struct worker *w)
 	return w->http != NULL ? w->http->nconns : 0;
 }
 
+size_t
+worker_http_timeout_parked(struct worker *w)
+{
+	return w->http != NULL ? spin_timeout_all(w->http) : 0;
+}
+
 void
 worker_http_close_idle(struct worker *w)
 {

@@ -204,6 +204,7 @@ void	spin_backend_up(struct worker_http *, uint32_t backend_idx);
 void	spin_unpark(struct conn *);
 void	spin_rule_changed(struct worker_http *, const char *key);
 void	spin_release_all(struct worker_http *);
+size_t	spin_timeout_all(struct worker_http *);
 
 /* worker_static.c */
 void	static_load(struct worker_http *);

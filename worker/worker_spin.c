@@ -274,8 +274,9 @@ spin_release_all(struct worker_http *wh)
 	release_matching(wh, NULL);
 }
 
+/* The parked requests (held ones only if held_only), as an array. */
 static struct conn **
-held_snapshot(struct worker_http *wh, size_t *np)
+parked_snapshot(struct worker_http *wh, bool held_only, size_t *np)
 {
 	struct spin_host	*sh;
 	struct conn		*c, **v;
@@ -286,7 +287,7 @@ held_snapshot(struct worker_http *wh, size_t *np)
 	for (i = 0; i < wh->spin_buckets; i++)
 		for (sh = wh->spin_tab[i]; sh != NULL; sh = sh->next)
 			TAILQ_FOREACH(c, &sh->parked, spin_link)
-				if (c->held && n < wh->nparked)
+				if ((c->held || !held_only) && n < wh->nparked)
 					v[n++] = c;
 	*np = n;
 	return v;
@@ -304,7 +305,7 @@ spin_backend_up(struct worker_http *wh, uint32_t backend_idx)
 	struct conn	**v;
 	size_t		  i, n;
 
-	if (wh->nparked == 0 || (v = held_snapshot(wh, &n)) == NULL)
+	if (wh->nparked == 0 || (v = parked_snapshot(wh, true, &n)) == NULL)
 		return;
 	log_debug("%s: backend %u: releasing %zu held requests", __func__,
 	    backend_idx, n);
@@ -314,4 +315,26 @@ spin_backend_up(struct worker_http *wh, uint32_t backend_idx)
 		conn_dispatch(v[i]);
 	}
 	free(v);
+}
+
+/*
+ * A draining worker at drain_timeout: answer every parked request as its
+ * own timeout would (the timeout page, 504, and close) rather than cut
+ * it with the connection. Returns how many were answered.
+ */
+size_t
+spin_timeout_all(struct worker_http *wh)
+{
+	struct conn	**v;
+	size_t		  i, n;
+
+	if (wh->nparked == 0 || (v = parked_snapshot(wh, false, &n)) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		spin_unpark(v[i]);
+		v[i]->keepalive = false;
+		static_builtin(v[i], "timeout", 504);
+	}
+	free(v);
+	return n;
 }
