@@ -320,6 +320,38 @@ open_dirs(struct master *m)
 		    m->cfg.static_dir, strerror(errno));
 }
 
+/*
+ * With chroot_dir, the workers open access_log from inside the chroot,
+ * and HUP re-reads the configuration from there: an access log whose
+ * directory is not in the chroot could never be written (refused, so the
+ * operator hears of it at start), a configuration file not there makes
+ * every reload fail (said at start).
+ */
+static void
+check_chroot_paths(const struct master *m)
+{
+	const struct config *c = &m->cfg;
+	char p[2 * CONFIG_PATH_MAX + 2], *d;
+	struct stat st;
+
+	if (c->access_log[0] != '\0') {
+		snprintf(p, sizeof(p), "%s/%s", c->chroot_dir, c->access_log);
+		d = dirname(p);
+		if (stat(d, &st) == -1 || !S_ISDIR(st.st_mode))
+			fatalx("access_log %s: the workers open it inside "
+			    "chroot_dir %s, where %s is not a directory; give "
+			    "its path as seen from the chroot", c->access_log,
+			    c->chroot_dir, d);
+	}
+	if (c->path[0] != '\0') {
+		snprintf(p, sizeof(p), "%s/%s", c->chroot_dir, c->path);
+		if (access(p, R_OK) == -1)
+			log_warnx("chroot_dir %s: HUP re-reads %s inside it, "
+			    "where it is not readable (%s): reloads will be "
+			    "refused", c->chroot_dir, c->path, p);
+	}
+}
+
 static void
 drop_privileges(struct master *m)
 {
@@ -334,6 +366,8 @@ drop_privileges(struct master *m)
 			    (unsigned)m->cfg.uid);
 		return;
 	}
+	if (m->cfg.chroot_dir[0] != '\0')
+		check_chroot_paths(m);
 	if (priv_drop(m->run_uid, m->run_gid, m->cfg.chroot_dir, err,
 	    sizeof(err)) == -1)
 		fatalx("cannot drop privileges: %s", err);

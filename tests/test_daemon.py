@@ -6,17 +6,19 @@ mantrid keeps uid 0, with and without chroot_dir.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (IS_ROOT, MANTRID, Backend, Mantrid, SkipTest, check,  # noqa
-                     curl, free_port, http_raw, proc_uid, run_tests,
-                     wait_until)
+from harness import (IS_ROOT, MANTRID, NOBODY, Backend, Mantrid,  # noqa
+                     SkipTest, check, curl, free_port, http_raw, proc_uid,
+                     run_tests, wait_until)
 import threading
 
 
@@ -322,6 +324,44 @@ def test_root_drops_privileges_chroot():
     root_case(True)
 
 
+def test_chroot_access_log():
+    """With chroot_dir the workers open access_log inside the chroot: one
+    whose directory is not there could never be written, and start-up
+    fails saying so; one given as seen from the chroot is written."""
+    if not IS_ROOT:
+        raise SkipTest("needs root")
+    root = tempfile.mkdtemp(prefix="mantrid-chroot-")
+    os.chmod(root, 0o755)
+    try:
+        m = Mantrid(as_root=True, start=False,
+                    conf={"chroot_dir": root, "access_log":
+                          os.path.join(tempfile.gettempdir(), "nowhere",
+                                       "access.log")})
+        try:
+            r = subprocess.run(m.command(), capture_output=True, text=True,
+                               timeout=10)
+            said = r.stdout + r.stderr + m.read_log()
+            check(r.returncode != 0, "started: rc %d" % r.returncode)
+            check("access_log" in said and "chroot" in said,
+                  "no clear error: %r" % said[-300:])
+        finally:
+            m.close()
+        os.makedirs(os.path.join(root, "log"))
+        os.chown(os.path.join(root, "log"), NOBODY.pw_uid, NOBODY.pw_gid)
+        with Mantrid(as_root=True, conf={"chroot_dir": root, "user": "nobody",
+                                        "access_log": "/log/access.log"}) as m:
+            m.set_rule("a.test", "empty", {"code": 204})
+            out = http_raw(m.port, b"GET /logged HTTP/1.1\r\nHost: a.test"
+                           b"\r\nConnection: close\r\n\r\n")
+            check(out.startswith(b"HTTP/1.1 204"), "got %r" % out[:40])
+            path = os.path.join(root, "log", "access.log")
+            wait_until(lambda: os.path.exists(path) and
+                       b"/logged" in open(path, "rb").read(), 5,
+                       "the access log line")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run_tests([test_serves_ipv4_and_ipv6, test_worker_respawn,
                test_crash_loop_backs_off, test_term_drains_inflight,
@@ -331,4 +371,5 @@ if __name__ == "__main__":
                test_foreground_overrides_daemonize, test_port_in_use,
                test_master_death_leaves_no_orphans,
                test_root_drops_privileges,
-               test_root_drops_privileges_chroot])
+               test_root_drops_privileges_chroot,
+               test_chroot_access_log])
