@@ -54,6 +54,59 @@ def test_static_builtin_and_dir():
     check(head.startswith("HTTP/1.1 500"), head)
 
 
+def responses(out, nhead=0):
+    """Split a stream by Content-Length, the first nhead answering HEADs
+    (no body): [(head, body)], rest."""
+    got = []
+    while out.startswith(b"HTTP/"):
+        head, sep, out = out.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        head = head.decode("latin-1")
+        n = 0
+        for ln in head.split("\r\n")[1:]:
+            k, _, v = ln.partition(":")
+            if k.lower() == "content-length":
+                n = int(v)
+        if len(got) < nhead:
+            n = 0
+        got.append((head, out[:n]))
+        out = out[n:]
+    return got, out
+
+
+def head_then_get(host):
+    """HEAD then GET pipelined on one keep-alive connection."""
+    req = b"%s / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n%s\r\n"
+    return http_raw(M.port, req % (b"HEAD", b"") +
+                    req % (b"GET", b"Connection: close\r\n"))
+
+
+def test_head_no_body():
+    """A HEAD gets the head a GET would get (Content-Length too) and no
+    body: on keep-alive the body bytes were read as the next response."""
+    M.set_rule("t.test", "static", {"type": "test"})
+    M.set_rule("e.test", "empty", {"code": 418})
+    M.set_rule("r.test", "redirect", {"redirect_to": "https://new.test/"})
+    for host in ("t.test", "e.test", "r.test", "nothing-here.test"):
+        got, rest = responses(head_then_get(host), 1)
+        check(len(got) == 2 and rest == b"", "%s: %r %r" % (host, got, rest))
+        (h1, _), (h2, _) = got
+        check(h1 == h2.replace("\r\nConnection: close", ""),
+              "%s: %r / %r" % (host, h1, h2))
+    got, _ = responses(head_then_get("t.test"), 1)
+    check(b"Test page" in got[1][1], "get: %r" % got)
+    # static_dir pages and error pages close: the HEAD's answer alone
+    M.set_rule("mine.test", "static", {"type": "mine"})
+    M.set_rule("nope.test", "static", {"type": "nosuch"})
+    for host, status in (("mine.test", "HTTP/1.0 200"),
+                         ("nope.test", "HTTP/1.1 500")):
+        out = http_raw(M.port, b"HEAD / HTTP/1.1\r\nHost: " +
+                       host.encode() + b"\r\n\r\n")
+        check(out.startswith(status.encode()) and out.endswith(b"\r\n\r\n")
+              and out.count(b"\r\n\r\n") == 1, "%s: %r" % (host, out))
+
+
 def test_redirect():
     M.set_rule("r.test", "redirect", {"redirect_to": "https://new.test/"})
     head, _ = get("r.test", "/a/b?c=1")
@@ -187,7 +240,8 @@ def main():
     M.start()
     try:
         run_tests([test_no_hosts_then_unknown, test_empty,
-                   test_static_builtin_and_dir, test_redirect,
+                   test_static_builtin_and_dir, test_head_no_body,
+                   test_redirect,
                    test_counters_and_access_log,
                    test_usr1_reopens_access_log, test_access_log_json,
                    test_static_dir_in_every_worker])

@@ -22,6 +22,7 @@
 #include "worker_sio.h"
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <http_parser.h>
 
 #include "../common/log.h"
 #include "../common/ruledb.h"
@@ -488,11 +489,17 @@ conn_request_done(struct conn *c)
 		event_active(c->timer, EV_READ, 0);
 }
 
-/* A local response (whole, in data). */
+/*
+ * A local response (whole, in data; its last body bytes are the body).
+ * NB: a HEAD gets the same head, Content-Length included, and no body:
+ * bytes after the head would be read as the next response.
+ */
 void
 conn_respond(struct conn *c, unsigned status, const char *data, size_t len,
-    bool close)
+    size_t body, bool close)
 {
+	if (c->req.method == HTTP_HEAD)
+		len -= body;
 	c->status = status;
 	c->bytes_out += len;
 	/* NB: a request body we did not read makes the stream unusable. */
@@ -514,5 +521,5 @@ conn_respond_error(struct conn *c, unsigned status)
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s\n", status, reason,
 	    strlen(reason) + 1, reason);
-	conn_respond(c, status, buf, (size_t)n, true);
+	conn_respond(c, status, buf, (size_t)n, strlen(reason) + 1, true);
 }

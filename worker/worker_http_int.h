@@ -174,7 +174,7 @@ void	conn_accept(struct worker_http *, int fd, struct sockaddr *, int,
 void	conn_free(struct conn *);
 void	conn_dispatch(struct conn *);
 void	conn_respond(struct conn *, unsigned status, const char *data,
-	    size_t len, bool close);
+	    size_t len, size_t body, bool close);
 void	conn_respond_error(struct conn *, unsigned status);
 void	conn_request_done(struct conn *);
 void	conn_account(struct conn *);

@@ -192,11 +192,21 @@ builtin_find(const char *type, size_t len)
 	return NULL;
 }
 
+/* What follows a page's head (none without a blank line). */
+static size_t
+page_body_len(const struct static_page *pg)
+{
+	const char *eoh = memmem(pg->data, pg->len, "\r\n\r\n", 4);
+
+	return eoh == NULL ? 0 : pg->len - (eoh + 4 - pg->data);
+}
+
 /* A raw page; status != 0 replaces its status line. Then close. */
 static void
 send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 {
 	const char	*eol = memmem(pg->data, pg->len, "\r\n", 2);
+	size_t		 body = page_body_len(pg);
 	char		 line[64];
 	unsigned	 st = 200;
 	int		 n;
@@ -204,7 +214,7 @@ send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 	if (pg->len > 12)
 		sscanf(pg->data + 9, "%3u", &st);
 	if (status == 0 || eol == NULL) {
-		conn_respond(c, st, pg->data, pg->len, true);
+		conn_respond(c, st, pg->data, pg->len, body, true);
 		return;
 	}
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %u %s", status,
@@ -212,7 +222,7 @@ send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 	c->state = CS_RESPOND;
 	evbuffer_add(sio_output(c->io), line, n);
 	c->bytes_out += n;
-	conn_respond(c, status, eol, pg->len - (eol - pg->data), true);
+	conn_respond(c, status, eol, pg->len - (eol - pg->data), body, true);
 }
 
 static void
@@ -230,7 +240,7 @@ send_builtin(struct conn *c, const struct builtin *b, unsigned status)
 	    c->keepalive ? "" : "Connection: close\r\n");
 	evbuffer_add(sio_output(c->io), head, n);
 	c->bytes_out += n;
-	conn_respond(c, status, b->body, blen, false);
+	conn_respond(c, status, b->body, blen, blen, false);
 }
 
 /* Built-in or static_dir override (static_dir wins, as in Mantrid). */
@@ -327,7 +337,7 @@ static_redirect(struct conn *c, const struct rule_rec *rec)
 	    "http://", (int)tlen, to, (int)plen, path,
 	    c->keepalive ? "" : "Connection: close\r\n");
 	c->bytes_out += evbuffer_get_length(out) - before;
-	conn_respond(c, 302, "", 0, false);
+	conn_respond(c, 302, "", 0, 0, false);
 }
 
 void
@@ -341,5 +351,5 @@ static_empty(struct conn *c, unsigned code)
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %u %s\r\nContent-Length: 0"
 	    "\r\n%s\r\n", code, hp_reason(code),
 	    c->keepalive ? "" : "Connection: close\r\n");
-	conn_respond(c, code, buf, n, false);
+	conn_respond(c, code, buf, n, 0, false);
 }
