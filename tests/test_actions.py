@@ -120,6 +120,24 @@ def test_redirect():
     check("Location: https://new.test/x" in head, "internal: %r" % head)
 
 
+def test_redirect_path_form():
+    """The Location's path starts with "/" whatever the request target's
+    form: absolute-form without a path, with a bare query, OPTIONS *."""
+    M.set_rule("ra.test", "redirect",
+               {"redirect_to": "https://new.test/base"})
+    for target, want in (("/?q=1", "/base/?q=1"),
+                         ("http://ra.test?q=1", "/base/?q=1"),
+                         ("http://ra.test", "/base/"),
+                         ("http://ra.test/a?b", "/base/a?b")):
+        head, _ = get("ra.test", target)
+        check("\r\nLocation: https://new.test%s\r\n" % want in head,
+              "%s: %r" % (target, head))
+    M.set_rule("ro.test", "redirect", {"redirect_to": "new.test"})
+    out = http_raw(M.port, b"OPTIONS * HTTP/1.1\r\nHost: ro.test\r\n"
+                   b"Connection: close\r\n\r\n")
+    check(b"\r\nLocation: http://new.test/\r\n" in out, repr(out))
+
+
 def test_counters_and_access_log():
     M.set_rule("c.test", "empty", {"code": 200})
     for _ in range(3):
@@ -241,7 +259,7 @@ def main():
     try:
         run_tests([test_no_hosts_then_unknown, test_empty,
                    test_static_builtin_and_dir, test_head_no_body,
-                   test_redirect,
+                   test_redirect, test_redirect_path_form,
                    test_counters_and_access_log,
                    test_usr1_reopens_access_log, test_access_log_json,
                    test_static_dir_in_every_worker])

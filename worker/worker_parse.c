@@ -671,6 +671,12 @@ hp_parse_response(const char *buf, size_t len, unsigned req_method,
 }
 
 bool
+hp_path_wants_slash(const struct hp_msg *m)
+{
+	return m->path_len == 0 || m->buf[m->path_off] == '?';
+}
+
+bool
 hp_response_has_body(unsigned status, unsigned req_method)
 {
 	return req_method != HTTP_HEAD && status >= 200 && status != 204 &&

@@ -111,6 +111,11 @@ enum hp_res	hp_parse_response(const char *buf, size_t len,
 		    unsigned req_method, struct hp_msg *,
 		    char *err, size_t errlen);
 
+/*
+ * The request's path lacks its leading "/": absolute-form "http://h" and
+ * "http://h?q" leave an empty path or the bare query.
+ */
+bool		hp_path_wants_slash(const struct hp_msg *);
 /* Whether a response with this status to this method carries a body. */
 bool		hp_response_has_body(unsigned status, unsigned req_method);
 /* The HTTP status code for a parse failure (request side). */

@@ -231,8 +231,7 @@ write_request_head(struct conn *c, struct evbuffer *out)
 	p = v.iov_base;
 	PUTS(p, method);
 	PUT(p, " ", 1);
-	/* absolute-form "http://h" and "http://h?q": the path is "/" */
-	if (m->path_len == 0 || m->buf[m->path_off] == '?')
+	if (hp_path_wants_slash(m))
 		PUT(p, "/", 1);
 	PUT(p, m->buf + m->path_off, m->path_len);
 	PUTS(p, " HTTP/1.1\r\n");

@@ -311,30 +311,35 @@ redirect_base(struct conn *c, const struct rule_rec *rec, size_t *len)
 	return REC_STR(rec, rec->str_off);
 }
 
-/* 302 to redirect_to + path and query; no scheme: the client's. */
+/*
+ * 302 to redirect_to + path and query; no scheme: the client's. The path
+ * always starts with "/": "http://h?q" gives "/?q", as proxied, and
+ * "OPTIONS *" (no resource to point at) gives "/".
+ */
 void
 static_redirect(struct conn *c, const struct rule_rec *rec)
 {
 	const struct hp_msg	*m = &c->req;
-	const char		*to, *path = "/";
-	size_t			 tlen, plen = 1;
+	const char		*to, *path = m->buf + m->path_off;
+	size_t			 tlen, plen = m->path_len;
 	struct evbuffer		*out = sio_output(c->io);
 	size_t			 before = evbuffer_get_length(out);
+	bool			 slash = hp_path_wants_slash(m);
 
 	if ((to = redirect_base(c, rec, &tlen)) == NULL) {
 		conn_respond_error(c, rec->nbackends ? 503 : 500);
 		return;
 	}
-	if (m->path_len > 0) {
-		path = m->buf + m->path_off;
-		plen = m->path_len;
+	if (plen == 1 && path[0] == '*') {
+		slash = true;
+		plen = 0;
 	}
 	while (tlen > 0 && to[tlen - 1] == '/')
 		tlen--;
-	evbuffer_add_printf(out, "HTTP/1.1 302 Found\r\nLocation: %s%.*s%.*s"
+	evbuffer_add_printf(out, "HTTP/1.1 302 Found\r\nLocation: %s%.*s%s%.*s"
 	    "\r\nContent-Length: 0\r\n%s\r\n",
 	    memmem(to, tlen, "://", 3) ? "" : c->https ? "https://" :
-	    "http://", (int)tlen, to, (int)plen, path,
+	    "http://", (int)tlen, to, slash ? "/" : "", (int)plen, path,
 	    c->keepalive ? "" : "Connection: close\r\n");
 	c->bytes_out += evbuffer_get_length(out) - before;
 	conn_respond(c, 302, "", 0, 0, false);
