@@ -397,8 +397,9 @@ kw_code(struct rule *r, struct json_object *v, int flags, char *err,
 {
 	unsigned long long n;
 
-	if (rule_json_uint(v, 599, &n) == -1 || n < 100)
-		return kw_invalid("code", "must be 100-599", err, errlen);
+	/* NB: a 1xx is interim: the client would wait for the real answer. */
+	if (rule_json_uint(v, 599, &n) == -1 || n < 200)
+		return kw_invalid("code", "must be 200-599", err, errlen);
 	r->code = (uint32_t)n;
 	return RULE_OK;
 }

@@ -146,7 +146,7 @@ fill(struct rule_rec *rec, const char *key, size_t klen, const struct rule *r,
 	rec->attempts = r->attempts;
 	rec->delay_ms = r->delay_ms;
 	rec->timeout_s = r->timeout_s;
-	rec->code = (uint16_t)r->code;	/* 100-599 */
+	rec->code = (uint16_t)r->code;	/* 200-599 */
 	rec->str_off = (uint16_t)l->str;
 	rec->str_len = (uint16_t)slen(r->str);
 	fill_str(rec, l->str, r->str);

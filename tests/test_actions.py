@@ -37,6 +37,27 @@ def test_empty():
           head)
 
 
+def test_empty_code_range():
+    """A 1xx is interim (the client waits on): refused, the rule kept.
+    204 and 304 carry no Content-Length and frame on keep-alive."""
+    M.set_rule("e1.test", "empty", {"code": 204})
+    st, body, _ = M.api("PUT", "/hostname/e1.test/",
+                        ["empty", {"code": 100}, False])
+    check(st == 400 and body == {"error":
+          "host_kwarg_invalid:code:must be 200-599"}, "%s %r" % (st, body))
+    st, body, _ = M.api("GET", "/hostname/e1.test/")
+    check(st == 200 and body == ["empty", {"code": 204}, False],
+          "%s %r" % (st, body))
+    for code in (204, 304):
+        M.set_rule("e1.test", "empty", {"code": code})
+        req = b"GET / HTTP/1.1\r\nHost: e1.test\r\n%s\r\n"
+        out = http_raw(M.port, req % b"" + req % b"Connection: close\r\n")
+        got = out.split(b"\r\n\r\n")
+        check(len(got) == 3 and got[2] == b"" and
+              all(h.startswith(b"HTTP/1.1 %d " % code) and
+                  b"Content-Length" not in h for h in got[:2]), repr(out))
+
+
 def test_static_builtin_and_dir():
     M.set_rule("t.test", "static", {"type": "test"})
     head, body = get("t.test")
@@ -258,6 +279,7 @@ def main():
     M.start()
     try:
         run_tests([test_no_hosts_then_unknown, test_empty,
+                   test_empty_code_range,
                    test_static_builtin_and_dir, test_head_no_body,
                    test_redirect, test_redirect_path_form,
                    test_counters_and_access_log,

@@ -351,10 +351,12 @@ static_empty(struct conn *c, unsigned code)
 	char	buf[128];
 	int	n;
 
-	if (code < 100 || code > 599)
+	if (code < 200 || code > 599)
 		code = 500;
-	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %u %s\r\nContent-Length: 0"
-	    "\r\n%s\r\n", code, hp_reason(code),
+	/* NB: 204 and 304 have no body by definition: no Content-Length. */
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %u %s\r\n%s%s\r\n", code,
+	    hp_reason(code), code == 204 || code == 304 ? "" :
+	    "Content-Length: 0\r\n",
 	    c->keepalive ? "" : "Connection: close\r\n");
 	conn_respond(c, code, buf, n, 0, false);
 }
