@@ -128,6 +128,30 @@ def test_head_no_body():
               and out.count(b"\r\n\r\n") == 1, "%s: %r" % (host, out))
 
 
+# static_dir page: (as written, as sent)
+LINE_END_PAGES = {
+    "mixed": (b"HTTP/1.0 200 OK\r\nX-A: 1\n\nbody\n",
+              b"HTTP/1.0 200 OK\r\nX-A: 1\r\n\r\nbody\n"),
+    "lfhead": (b"HTTP/1.0 200 OK\nX-B: 2\n\nline\r\n\r\nmore\n",
+               b"HTTP/1.0 200 OK\r\nX-B: 2\r\n\r\nline\r\n\r\nmore\n"),
+    "crlf": (b"HTTP/1.0 200 OK\r\nX-C: 3\r\n\r\na\n\nb\n",
+             b"HTTP/1.0 200 OK\r\nX-C: 3\r\n\r\na\n\nb\n"),
+    "lfblank": (b"HTTP/1.0 200 OK\nX-D: 4\r\n\nbody\r\n",
+                b"HTTP/1.0 200 OK\r\nX-D: 4\r\n\r\nbody\r\n"),
+}
+
+
+def test_static_line_ends():
+    """Each head line of a static_dir page ends in exactly CRLF (LF,
+    CRLF, or a mix, in the file); the body is sent as written, also when
+    it holds a CRLF blank line."""
+    for name, (_, want) in LINE_END_PAGES.items():
+        M.set_rule(name + ".test", "static", {"type": name})
+        out = http_raw(M.port, b"GET / HTTP/1.1\r\nHost: " +
+                       name.encode() + b".test\r\n\r\n")
+        check(out == want, "%s: %r" % (name, out))
+
+
 def test_redirect():
     M.set_rule("r.test", "redirect", {"redirect_to": "https://new.test/"})
     head, _ = get("r.test", "/a/b?c=1")
@@ -274,6 +298,9 @@ def main():
     os.makedirs(static, exist_ok=True)
     with open(os.path.join(static, "mine.http"), "w") as f:
         f.write("HTTP/1.0 200 OK\nContent-Type: text/plain\n\nmy page\n")
+    for name, data in LINE_END_PAGES.items():
+        with open(os.path.join(static, name + ".http"), "wb") as f:
+            f.write(data[0])
     M.opts["access_log"] = os.path.join(M.dir, "access.log")
     M.write_conf(M.opts)
     M.start()
@@ -281,6 +308,7 @@ def main():
         run_tests([test_no_hosts_then_unknown, test_empty,
                    test_empty_code_range,
                    test_static_builtin_and_dir, test_head_no_body,
+                   test_static_line_ends,
                    test_redirect, test_redirect_path_form,
                    test_counters_and_access_log,
                    test_usr1_reopens_access_log, test_access_log_json,

@@ -59,27 +59,35 @@ type_valid(const char *t, size_t len)
 	return true;
 }
 
-/* Mantrid's files may end lines with LF alone: make the head CRLF. */
+/*
+ * Mantrid's files may end lines with LF alone, or mix LF and CRLF: every
+ * line of the head, up to and with the first empty one, ends in exactly
+ * CRLF. The body is sent as written. No empty line: left as it is.
+ */
 static char *
 crlf_head(char *data, size_t *len)
 {
-	char	*out, *end;
-	size_t	 i, o = 0, nl = 0;
+	char	*out, *nl, *p = data, *end = data + *len;
+	size_t	 i, n = 0, o = 0;
 
-	if (memmem(data, *len, "\r\n\r\n", 4) != NULL ||
-	    (end = memmem(data, *len, "\n\n", 2)) == NULL)
+	for (i = 0; i < *len; i++)
+		n += data[i] == '\n';
+	if ((out = malloc(*len + n + 1)) == NULL)
 		return data;
-	for (i = 0; data + i <= end; i++)
-		nl += data[i] == '\n';
-	if ((out = malloc(*len + nl + 1)) == NULL)
-		return data;
-	for (i = 0; i < *len; i++) {
-		if (data + i <= end + 1 && data[i] == '\n')
-			out[o++] = '\r';
-		out[o++] = data[i];
-	}
+	do {
+		if ((nl = memchr(p, '\n', end - p)) == NULL) {
+			free(out);
+			return data;
+		}
+		n = nl - p - (nl > p && nl[-1] == '\r');
+		memcpy(out + o, p, n);
+		memcpy(out + o + n, "\r\n", 2);
+		o += n + 2;
+		p = nl + 1;
+	} while (n > 0);
+	memcpy(out + o, p, end - p);
 	free(data);
-	*len = o;
+	*len = o + (end - p);
 	return out;
 }
 
