@@ -348,6 +348,11 @@ set_opt(struct config *cfg, const struct opt *o, const char *v,
 			snprintf(err, errlen, "unknown user \"%.200s\"", v);
 			return -1;
 		}
+		/* NB: the drop would leave every process, workers too, root. */
+		if (cfg->uid == 0) {
+			snprintf(err, errlen, "must not be root (uid 0)");
+			return -1;
+		}
 		cfg->have_user = true;
 		return 0;
 	case OT_GROUP:

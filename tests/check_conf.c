@@ -45,7 +45,6 @@ static const struct good_case {
 	{ "rise = 4", "rise", 4 },
 	{ "fall = 5", "fall", 5 },
 	{ "uid = 4321", "uid", 4321 },
-	{ "user = root", "uid", 0 },
 	{ "gid = 4321", "gid", 4321 },
 	{ "group = root", "gid", 0 },
 	{ "access_log_format = json", "access_log_format", ALF_JSON },
@@ -107,6 +106,9 @@ static const struct bad_case {
 	{ "bind_management = [::1", "t.conf:1: bind_management: bad address \"[::1\" (expected ADDR:PORT, [IPV6]:PORT or *:PORT)" },
 	{ "bind_internal = example.com:80", "t.conf:1: bind_internal: bad address \"example.com:80\" (numeric IPv4, [IPv6], * or localhost)" },
 	{ "user = no-such-user-xyz", "t.conf:1: user: unknown user \"no-such-user-xyz\"" },
+	/* also the name lookup: root is the one name every system has */
+	{ "user = root", "t.conf:1: user: must not be root (uid 0)" },
+	{ "\nuid = 0", "t.conf:2: uid: must not be root (uid 0)" },
 	{ "group = no-such-group-xyz", "t.conf:1: group: unknown group \"no-such-group-xyz\"" },
 	{ "state_file = relative/path", "t.conf:1: state_file: \"relative/path\" is not an absolute path" },
 	{ "health_path = nope", "t.conf:1: health_path: must start with / (or be empty: TCP connect only)" },

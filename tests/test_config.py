@@ -43,6 +43,8 @@ BAD = [
     ("timeout_header = soon\n", ":1: timeout_header: \"soon\" is not"),
     ("shm_size = 1k\n", ":1: shm_size:"),
     ("user = no-such-user-here\n", ":1: user: unknown user"),
+    ("user = root\n", ":1: user: must not be root (uid 0)"),
+    ("workers = 1\nuid = 0\n", ":2: uid: must not be root (uid 0)"),
     ("garbage line\n", ":1: expected \"name = value\""),
 ]
 
