@@ -383,6 +383,16 @@ repeatable(const struct opt *o)
 	return o->type == OT_BIND || o->type == OT_UIDLIST;
 }
 
+/* uid and user, gid and group: one option, two names (adjacent in opts). */
+static size_t
+opt_slot(const struct opt *o)
+{
+	if (o->type == OT_USER || o->type == OT_GROUP)
+		while (o > opts && o[-1].type == o->type)
+			o--;
+	return o - opts;
+}
+
 /* Split "name = value # comment" in place; returns -1 on a syntax error. */
 static int
 split_line(char *line, char **name, char **value)
@@ -415,7 +425,7 @@ enum config_err
 config_parse_text(struct config *cfg, const char *file, const char *text,
     char *err, size_t errlen)
 {
-	unsigned char seen[NOPTS] = { 0 };
+	const struct opt *seen[NOPTS] = { NULL };
 	char line[4096], msg[512], *name, *value;
 	const char *p = text, *nl;
 	unsigned lineno = 0;
@@ -445,11 +455,17 @@ config_parse_text(struct config *cfg, const char *file, const char *text,
 			    file, lineno, name);
 			return CONFIG_EINVAL;
 		}
-		if (seen[o - opts]++ && !repeatable(o)) {
-			snprintf(err, errlen, "%s:%u: %s: given twice (it takes "
-			    "one value)", file, lineno, name);
+		if (seen[opt_slot(o)] != NULL && !repeatable(o)) {
+			if (seen[opt_slot(o)] != o)
+				snprintf(err, errlen, "%s:%u: %s: given twice, "
+				    "also as %s (it takes one value)", file,
+				    lineno, name, seen[opt_slot(o)]->name);
+			else
+				snprintf(err, errlen, "%s:%u: %s: given twice "
+				    "(it takes one value)", file, lineno, name);
 			return CONFIG_EINVAL;
 		}
+		seen[opt_slot(o)] = o;
 		if (set_opt(cfg, o, value, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%u: %s: %s", file, lineno,
 			    name, msg);

@@ -109,6 +109,10 @@ static const struct bad_case {
 	/* also the name lookup: root is the one name every system has */
 	{ "user = root", "t.conf:1: user: must not be root (uid 0)" },
 	{ "\nuid = 0", "t.conf:2: uid: must not be root (uid 0)" },
+	{ "uid = 4321\nuser = 4321", "t.conf:2: user: given twice, also as uid (it takes one value)" },
+	{ "user = 4321\nuid = 4321", "t.conf:2: uid: given twice, also as user (it takes one value)" },
+	{ "gid = 4321\ngroup = 4321", "t.conf:2: group: given twice, also as gid (it takes one value)" },
+	{ "group = 4321\n\ngid = 4321", "t.conf:3: gid: given twice, also as group (it takes one value)" },
 	{ "group = no-such-group-xyz", "t.conf:1: group: unknown group \"no-such-group-xyz\"" },
 	{ "state_file = relative/path", "t.conf:1: state_file: \"relative/path\" is not an absolute path" },
 	{ "health_path = nope", "t.conf:1: health_path: must start with / (or be empty: TCP connect only)" },

@@ -40,6 +40,8 @@ BAD = [
     ("bind = 300.1.1.1:80\n", ":1: bind: bad address"),
     ("bind = 127.0.0.1:99999\n", ":1: bind: bad port"),
     ("loglevel = 2\nloglevel = 3\n", ":2: loglevel: given twice"),
+    ("uid = 4321\nuser = nobody\n", ":2: user: given twice, also as uid"),
+    ("gid = 4321\ngroup = 4321\n", ":2: group: given twice, also as gid"),
     ("timeout_header = soon\n", ":1: timeout_header: \"soon\" is not"),
     ("shm_size = 1k\n", ":1: shm_size:"),
     ("user = no-such-user-here\n", ":1: user: unknown user"),
