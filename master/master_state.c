@@ -533,6 +533,29 @@ master_state_flush(struct master *m)
 
 /* ---- start-up ----------------------------------------------------------- */
 
+/*
+ * Started as root, the state file and the journal just made are root's,
+ * mode 0600: hand them to the daemon's user, as its directories are, or
+ * after the drop it could not read what it writes on. Later ones are
+ * made by that user.
+ */
+static void
+chown_files(const struct master *m)
+{
+	char name[CONFIG_PATH_MAX + 32];
+
+	if (geteuid() != 0)
+		return;
+	snprintf(name, sizeof(name), "%s%s%u", st.base, JOURNAL_SUFFIX,
+	    journal_number());
+	if (fchownat(st.dirfd, st.base, m->run_uid, m->run_gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("%s: %s", __func__, st.base);
+	if (fchownat(st.dirfd, name, m->run_uid, m->run_gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("%s: %s", __func__, name);
+}
+
 int
 master_state_load(struct master *m)
 {
@@ -557,5 +580,8 @@ master_state_load(struct master *m)
 	log_info("%s: %s: %zu hosts (%zu journal records replayed)",
 	    __func__, m->cfg.state_file, ruledb_count(m->db), nrec);
 	/* A fresh file now: the journals it covers go away. */
-	return fold_sync(m);
+	if (fold_sync(m) == -1)
+		return -1;
+	chown_files(m);
+	return 0;
 }

@@ -20,8 +20,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Mantrid, check, port_open,  # noqa: E402
-                     run_tests, wait_until)
+from harness import (IS_ROOT, NOBODY, Mantrid, check,  # noqa: E402
+                     port_open, run_tests, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "mantrid-state.json")
@@ -314,8 +314,27 @@ def test_save_command():
         check(len(journals) == 1, "folded journals left: %s" % journals)
 
 
+def test_files_owned_by_daemon_user():
+    """Started as root (user nobody), the state file and the journal
+    made before the privilege drop belong to nobody, as their directory
+    does. Not root: the daemon's own files, nothing to check."""
+    with Mantrid(as_root=IS_ROOT, conf={"user": NOBODY.pw_name,
+                                        "group": NOBODY.pw_gid}) as m:
+        m.set_rule("o.example.com", "spin")
+        d = os.path.dirname(m.state_file)
+        names = ["state"] + [os.path.join("state", n) for n in os.listdir(d)]
+        check(any(".journal." in n for n in names), "no journal: %s" % names)
+        if not IS_ROOT:
+            return
+        for n in names:
+            s = os.stat(os.path.join(m.dir, n))
+            check((s.st_uid, s.st_gid) == (NOBODY.pw_uid, NOBODY.pw_gid),
+                  "%s owned by %d:%d" % (n, s.st_uid, s.st_gid))
+
+
 if __name__ == "__main__":
     run_tests([test_kill9_right_after_200, test_kill9_during_sets,
                test_kill9_during_concurrent_sets, test_kill9_backend_settings,
                test_mantrid_file_loads, test_ours_in_mantrids_reader,
-               test_corrupt_moved_aside, test_save_command])
+               test_corrupt_moved_aside, test_save_command,
+               test_files_owned_by_daemon_user])
