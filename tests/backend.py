@@ -9,7 +9,8 @@ Paths:
   /status?code=N    answers with status N
   /__stats          {"requests": n, "connections": n, "paths": [...]}
 Options: --fail-status N answers every request with N (health checks);
---hang makes every request hang (never answers).
+--hang makes every request hang (never answers); --close reads each
+request (but /__stats) and closes the connection without an answer.
 """
 import argparse
 import json
@@ -69,6 +70,9 @@ class Handler(BaseHTTPRequestHandler):
                 del STATS["paths"][:-200]
         if self.server.hang:
             time.sleep(3600)
+        if self.server.close and url.path != "/__stats":
+            self.close_connection = True
+            return None
         if self.server.fail_status:
             return self.send_body(self.server.fail_status, b"failing\n")
         if url.path == "/__stats":
@@ -116,11 +120,13 @@ def main():
     ap.add_argument("--name", default="backend")
     ap.add_argument("--fail-status", type=int, default=0)
     ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--close", action="store_true")
     a = ap.parse_args()
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.name = a.name
     srv.fail_status = a.fail_status
     srv.hang = a.hang
+    srv.close = a.close
     srv.serve_forever()
 
 

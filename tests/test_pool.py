@@ -224,6 +224,24 @@ def test_health_probes():
         check("HTTP 500" in log and "timeout" in log, "reasons not logged")
 
 
+def test_passive_after_connect():
+    """Passive health counts an exchange that fails after the connect:
+    a backend that accepts and closes, or hangs past timeout_server, is
+    down after server_retry requests, one failure per attempt."""
+    need_daemon()
+    conf = {"server_retry": "3", "timeout_server": "1"}
+    for mode, status in (("--close", 502), ("--hang", 504)):
+        with Backend("bad", args=[mode]) as bad, \
+                Mantrid(conf, workers=1) as m:
+            m.set_rule("pa.test", "proxy", proxy([bad.addr]))
+            codes = [get(m, "pa.test")[0] for _ in range(3)]
+            check(codes == [status] * 3, "%s: %s" % (mode, codes))
+            wait_state(m, bad.addr, "down", 5)
+            s = backend_state(m, bad.addr)
+            check(s["failures"] == 3, "%s: %s" % (mode, s))
+            check(get(m, "pa.test")[0] == 503, "%s: not taken out" % mode)
+
+
 def test_backends_api():
     """GET /backends/, 404, weight/disable over REST, persistence."""
     need_daemon()
@@ -271,4 +289,4 @@ def test_backends_api():
 if __name__ == "__main__":
     run_tests([test_distribution, test_failover, test_hold_when_down,
                test_drain, test_redirect_farm, test_health_probes,
-               test_backends_api])
+               test_passive_after_connect, test_backends_api])

@@ -650,6 +650,8 @@ read_resp_head(struct bconn *b)
 			bad_gateway(b, 502);
 			return false;
 		}
+		/* Passive health (issue 5): a response head arrived. */
+		balance_report(c->wh->w->db, b->backend, true);
 		if (b->resp.status == 101 && c->req.upgrade &&
 		    b->resp.upgrade_hdr >= 0) {
 			start_tunnel(c, b);
@@ -740,8 +742,11 @@ be_connected(struct bconn *b)
 	    sizeof(one));
 	sio_set_timeouts(b->io, b->wh->cfg->timeout_server,
 	    b->wh->cfg->timeout_server);
-	/* Passive health (issue 5): a successful connect. */
-	balance_report(b->wh->w->db, b->backend, true);
+	/*
+	 * NB: no passive-health success here: a backend that accepts and
+	 * then closes or never answers must still count as failing. The
+	 * success is the response head (read_resp_head).
+	 */
 	if (b->c != NULL)
 		send_request(b->c);
 }
@@ -770,6 +775,14 @@ be_lost(struct bconn *b, short what)
 			resp_done(b);
 		return;
 	}
+	/*
+	 * Passive health (issue 5): closed, reset or timed out before the
+	 * response head is a failure, once for this attempt (bad_gateway
+	 * ends it). The replay above is not counted: an idle pooled
+	 * connection may be closed by a healthy backend.
+	 */
+	if (!b->head_sent)
+		balance_report(c->wh->w->db, b->backend, false);
 	bad_gateway(b, (what & SIO_TIMEOUT) ? 504 : 502);
 }
 
