@@ -69,7 +69,7 @@
 	    "disable ADDRESS",						\
 	    "Take a backend out of service at once")			\
 	X(backend_drain, "drain", CMD_F_BOTH,				\
-	    "address:s if_match:i?",					\
+	    "address:s drain:b? if_match:i?",					\
 	    "drain ADDRESS",						\
 	    "Send no new requests to a backend; let open ones finish")	\
 	X(backend_weight, "weight", CMD_F_BOTH,				\

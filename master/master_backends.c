@@ -180,11 +180,31 @@ cmd_backend_disable(struct master *m, struct json_object *args,
 	return set_admin(m, args, POOL_DISABLED, reply, err, errlen);
 }
 
+/*
+ * {"drain": false} (REST's PUT) ends a drain and nothing else: a
+ * disabled backend stays disabled, an enabled one stays enabled.
+ */
 int
 cmd_backend_drain(struct master *m, struct json_object *args,
     struct json_object **reply, char *err, size_t errlen)
 {
-	return set_admin(m, args, POOL_DRAINING, reply, err, errlen);
+	struct json_object	*v;
+	struct pool_info	 pi;
+	uint32_t		 idx;
+	int			 rc;
+
+	if (!json_object_object_get_ex(args, "drain", &v) ||
+	    json_object_get_boolean(v))
+		return set_admin(m, args, POOL_DRAINING, reply, err, errlen);
+	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
+	    (rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
+		return rc;
+	if (pool_info_get(m, idx, &pi) == -1) {
+		snprintf(err, errlen, "not_found");
+		return CMD_ENOTFOUND;
+	}
+	return set_admin(m, args, pi.admin == POOL_DRAINING ? POOL_ENABLED :
+	    pi.admin, reply, err, errlen);
 }
 
 int

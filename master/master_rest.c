@@ -359,9 +359,11 @@ backend_put_cmd(struct json_object *body, struct json_object *args)
 		return &cmd_defs[json_object_get_boolean(v) ?
 		    CMD_backend_enable : CMD_backend_disable];
 	if (json_object_object_get_ex(body, "drain", &v) &&
-	    json_object_is_type(v, json_type_boolean))
-		return &cmd_defs[json_object_get_boolean(v) ?
-		    CMD_backend_drain : CMD_backend_enable];
+	    json_object_is_type(v, json_type_boolean)) {
+		/* NB: false ends a drain only, never an operator's disable */
+		json_object_object_add(args, "drain", json_object_get(v));
+		return &cmd_defs[CMD_backend_drain];
+	}
 	return NULL;
 }
 

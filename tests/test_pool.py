@@ -224,6 +224,30 @@ def test_health_probes():
         check("HTTP 500" in log and "timeout" in log, "reasons not logged")
 
 
+def test_drain_false_keeps_disable():
+    """{"drain": false} ends a drain only: a disabled backend stays
+    disabled (and gets no request), a draining one is back in service."""
+    need_daemon()
+    with Backend("a") as a, Backend("b") as b, Mantrid(workers=1) as m:
+        m.set_rule("df.test", "proxy", proxy([a.addr, b.addr]))
+        path = "/backends/%s/" % a.addr
+        st, body, _ = m.api("PUT", path, {"enabled": False})
+        check(st == 200 and body["state"] == "disabled", "disable: %s" % body)
+        st, body, _ = m.api("PUT", path, {"drain": False})
+        check(st == 200 and body["state"] == "disabled" and
+              not body["enabled"] and not body["drain"],
+              "drain false re-enabled: %s %s" % (st, body))
+        names = Counter(get(m, "df.test")[1].get("x-backend")
+                        for _ in range(10))
+        check(names == Counter({"b": 10}), "disabled got %s" % names)
+        st, body, _ = m.api("PUT", path, {"enabled": True})
+        st, body, _ = m.api("PUT", path, {"drain": True})
+        check(st == 200 and body["state"] == "draining", "drain: %s" % body)
+        st, body, _ = m.api("PUT", path, {"drain": False})
+        check(st == 200 and body["state"] == "up" and body["enabled"],
+              "undrain: %s %s" % (st, body))
+
+
 def test_passive_after_connect():
     """Passive health counts an exchange that fails after the connect:
     a backend that accepts and closes, or hangs past timeout_server, is
@@ -289,4 +313,5 @@ def test_backends_api():
 if __name__ == "__main__":
     run_tests([test_distribution, test_failover, test_hold_when_down,
                test_drain, test_redirect_farm, test_health_probes,
-               test_passive_after_connect, test_backends_api])
+               test_drain_false_keeps_disable, test_passive_after_connect,
+               test_backends_api])
