@@ -99,6 +99,13 @@ struct backend_state {
 	_Atomic uint64_t	 failures;
 	_Atomic uint64_t	 rt_avg_us;
 	_Atomic uint64_t	 last_change;		/* unix seconds */
+	/*
+	 * Incarnation: bumped by the master each time the entry is (re)used
+	 * for an address, before any record naming it is published; what a
+	 * process caches per index (pooled connections, hashes, the
+	 * master's operator settings) is stale when it differs.
+	 */
+	_Atomic uint32_t	 gen;
 } __attribute__((aligned(64)));
 
 enum resolve_kind {

@@ -77,7 +77,7 @@ entry_new(struct ruledb *db, const struct rule_backend *b, uint32_t *idx)
 	struct rdb_master *m = db->m;
 	struct backend_state *bs;
 	struct rdb_bnode *n;
-	uint32_t hwm;
+	uint32_t hwm, gen;
 
 	hwm = atomic_load_explicit(&db->hdr->backend_hwm, memory_order_relaxed);
 	if (m->bfree.n == 0 && hwm >= db->hdr->nbackends)
@@ -98,7 +98,10 @@ entry_new(struct ruledb *db, const struct rule_backend *b, uint32_t *idx)
 	} else
 		*idx = (uint32_t)m->bfree.v[--m->bfree.n];
 	bs = &db->backends[*idx];
+	gen = atomic_load_explicit(&bs->gen, memory_order_relaxed);
 	memset(bs, 0, sizeof(*bs));
+	/* NB: published by the release store of the first record naming it */
+	atomic_store_explicit(&bs->gen, gen + 1, memory_order_relaxed);
 	memcpy(bs->addr, b->addr, sizeof(bs->addr));
 	bs->addr[sizeof(bs->addr) - 1] = '\0';
 	if (b->sslen <= sizeof(bs->ss)) {
@@ -142,18 +145,33 @@ rdb_backend_unref(struct ruledb *db, uint32_t idx)
 	rdb_retire(db, RDB_LB_BACKEND, idx, 0);
 }
 
-/* Grace period over: free the entry unless it was referenced again. */
+/*
+ * Grace period over: free the entry unless it was referenced again, or
+ * a request sent to it is still in flight (its end would decrement a
+ * zeroed or reused `active`): then retire it again for another grace
+ * period. gen survives, so the next use gets a new incarnation.
+ */
 void
 rdb_backend_reclaim(struct ruledb *db, uint32_t idx, uint64_t epoch)
 {
 	struct rdb_master *m = db->m;
 	struct rdb_bmeta *bm = &m->bmeta[idx];
+	struct backend_state *bs = &db->backends[idx];
+	uint32_t gen;
 
 	if (bm->refs > 0 || bm->retired != epoch || bm->node == NULL)
 		return;
+	if (atomic_load_explicit(&bs->active, memory_order_relaxed) != 0) {
+		bm->retired = atomic_load_explicit(&db->hdr->epoch,
+		    memory_order_relaxed);
+		rdb_retire(db, RDB_LB_BACKEND, idx, 0);
+		return;
+	}
 	bmap_remove(m, bm->node);
 	bm->node = NULL;
-	memset(&db->backends[idx], 0, sizeof(db->backends[idx]));
+	gen = atomic_load_explicit(&bs->gen, memory_order_relaxed);
+	memset(bs, 0, sizeof(*bs));
+	atomic_store_explicit(&bs->gen, gen, memory_order_relaxed);
 	(void)rdb_vec_push(&m->bfree, idx);
 }
 

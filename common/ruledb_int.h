@@ -94,8 +94,15 @@
  *    (a worker may hold a counters pointer for a whole request: a late
  *    update lands in a slot nobody owns, or at worst, after thousands of
  *    deletions, in another host's). backend_state entries never move;
- *    addr/ss are written by the master before any record referencing the
- *    entry is published (ordered by that release store).
+ *    addr/ss and the incremented gen are written by the master before
+ *    any record referencing the entry is published (ordered by that
+ *    release store); a worker that reads an index from a record thus
+ *    sees its current gen, and drops what it cached under an older one.
+ *    An unreferenced entry is zeroed after a grace period, and not while
+ *    its `active` is non-zero (retired again instead). Failure window: a
+ *    worker that picked the entry but has not yet sent (connecting) is
+ *    not in `active`; its late counter updates may land in the entry's
+ *    next incarnation, and its connect goes to the old address.
  * 7. The generation (hdr->generation) is bumped with a release store after
  *    every committed mutation; the record carries the generation that
  *    published it.

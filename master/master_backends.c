@@ -104,9 +104,13 @@ static int
 backends_all(struct master *m, struct json_object **reply)
 {
 	struct json_object	*o = json_object_new_object(), *b;
+	struct backend_state	*bs;
 	size_t			 i, n = ruledb_backend_count(m->db);
 
 	for (i = 0; i < n; i++) {
+		bs = ruledb_backend(m->db, (uint32_t)i);
+		if (bs == NULL || bs->addr[0] == '\0')
+			continue;	/* freed, not reused yet */
 		if ((b = backend_json(m, (uint32_t)i)) == NULL)
 			continue;
 		json_object_object_add(o,

@@ -48,6 +48,7 @@
 struct hb {
 	struct master	*m;
 	uint32_t	 idx;
+	uint32_t	 gen;		/* the entry's incarnation */
 	bool		 up;		/* operational */
 	enum pool_admin	 admin;
 	uint32_t	 weight;	/* operator override, 0 = rule's */
@@ -436,6 +437,7 @@ hb_new(struct master *m, uint32_t idx)
 		return NULL;
 	hb->m = m;
 	hb->idx = idx;
+	hb->gen = atomic_load(&bs->gen);
 	hb->fd = -1;
 	hb->published = atomic_load(&bs->health);
 	hb->up = hb->published != BH_DOWN;
@@ -446,6 +448,29 @@ hb_new(struct master *m, uint32_t idx)
 	if (pending_take(bs->addr, hb) || hb->published != desired(hb))
 		pool_publish(hb);
 	return hb;
+}
+
+/*
+ * The entry was reclaimed and reused for another address: its record
+ * starts afresh (an operator's disable or weight was the old address's).
+ */
+static struct hb *
+hb_fresh(struct master *m, uint32_t idx)
+{
+	struct hb		*hb = hbs[idx], *nh;
+	struct backend_state	*bs = hb_bs(hb);
+
+	if (bs == NULL || atomic_load(&bs->gen) == hb->gen ||
+	    (nh = hb_new(m, idx)) == NULL)
+		return hb;
+	if (hb->ev_ok)
+		event_del(&hb->ev);
+	if (hb->fd != -1)
+		close(hb->fd);
+	free(hb);
+	hbs[idx] = nh;
+	scan_gen = UINT64_MAX;	/* refresh_refs: arm its probe if needed */
+	return nh;
 }
 
 static int
@@ -506,6 +531,8 @@ scan_cb(evutil_socket_t unused, short ev, void *arg)
 
 	if (grow(m) == -1)
 		log_warn("%s: backend table", __func__);
+	for (i = 0; i < nhb; i++)
+		(void)hb_fresh(m, (uint32_t)i);
 	refresh_refs(m);
 	for (i = 0; i < nhb; i++) {
 		bs = hb_bs(hbs[i]);
@@ -539,7 +566,7 @@ static struct hb *
 hb_get(struct master *m, uint32_t idx)
 {
 	(void)grow(m);
-	return idx < nhb ? hbs[idx] : NULL;
+	return idx < nhb ? hb_fresh(m, idx) : NULL;
 }
 
 int
@@ -622,11 +649,14 @@ struct json_object *
 pool_state_save(struct master *m)
 {
 	struct json_object	*o = json_object_new_object();
+	struct hb		*hb;
 	size_t			 i;
 
-	for (i = 0; i < nhb; i++)
-		save_one(o, hb_bs(hbs[i])->addr, hbs[i]->admin,
-		    hbs[i]->weight);
+	for (i = 0; i < nhb; i++) {
+		hb = hb_fresh(m, (uint32_t)i);
+		if (hb_bs(hb)->addr[0] != '\0')	/* else freed */
+			save_one(o, hb_bs(hb)->addr, hb->admin, hb->weight);
+	}
 	for (i = 0; i < npend; i++)
 		save_one(o, pend[i].addr, pend[i].admin, pend[i].weight);
 	return o;

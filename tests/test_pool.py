@@ -266,6 +266,90 @@ def test_passive_after_connect():
             check(get(m, "pa.test")[0] == 503, "%s: not taken out" % mode)
 
 
+def churn(m, tag, n=5):
+    """Mutations, so that a retired backend entry passes its grace."""
+    for i in range(n):
+        st, body, _ = m.api("PUT", "/hostname/%s%d.test/" % (tag, i),
+                            ["empty", {"code": 204}, False])
+        check(st == 200, "churn: %s %s" % (st, body))
+
+
+def test_reclaim_inflight():
+    """A backend entry is not freed while a request to it is in flight
+    (its end would wrap `active`), and freed entries are not listed."""
+    need_daemon()
+    with Backend("a") as a, Mantrid(workers=1) as m:
+        m.set_rule("a.test", "proxy", proxy([a.addr]))
+        res = {}
+        t = threading.Thread(target=lambda: res.update(
+            r=get(m, "a.test", "/slow?ms=2000")[0]))
+        t.start()
+        wait_until(lambda: backend_state(m, a.addr)["active"] == 1, 5,
+                   "request in flight")
+        check(m.api("DELETE", "/hostname/a.test/")[0] == 200, "delete")
+        churn(m, "x")
+        t.join(10)
+        check(res.get("r") == 200, "in-flight request: %s" % res)
+        churn(m, "y")
+        st, allb, _ = m.api("GET", "/backends/")
+        check(st == 200 and "" not in allb and
+              all(b["active"] < 1 << 32 for b in allb.values()),
+              "GET /backends/: %s" % allb)
+        m.set_rule("a.test", "proxy", proxy([a.addr]))
+        s = backend_state(m, a.addr)
+        check(s["active"] == 0, "re-added: %s" % s)
+
+
+def fill_and_reuse(m, old_host, old_addr, new_addr):
+    """Fill the backend table (shm_size 1m: 128 entries), free old_addr's
+    entry and name new_addr, which can only get that entry."""
+    fill = ["127.0.0.1:%d" % (20000 + i) for i in range(127)]
+    st, body, _ = m.api("PUT", "/hostname/fill.test/",
+                        ["proxy", {"backends": fill}, False])
+    check(st == 200, "fill: %s %s" % (st, body))
+    check(m.api("DELETE", "/hostname/%s/" % old_host)[0] == 200, "delete")
+    churn(m, "r")
+    st, body, _ = m.api("PUT", "/hostname/b.test/",
+                        ["proxy", {"backends": [new_addr]}, False])
+    check(st == 200, "reuse: %s %s" % (st, body))
+    st, allb, _ = m.api("GET", "/backends/")
+    check(old_addr not in allb, "%s not reclaimed: %s" % (old_addr,
+                                                          sorted(allb)))
+
+
+def test_reuse_fresh_settings():
+    """A reused backend entry does not inherit the old address's
+    operator disable, neither shown, nor applied, nor saved."""
+    need_daemon()
+    with Backend("y") as y, Mantrid({"shm_size": "1m"}, workers=1) as m:
+        x = "127.0.0.1:%d" % free_port()
+        m.set_rule("a.test", "proxy", proxy([x]))
+        st, body, _ = m.api("PUT", "/backends/%s/" % x, {"enabled": False})
+        check(st == 200, "disable: %s %s" % (st, body))
+        fill_and_reuse(m, "a.test", x, y.addr)
+        s = backend_state(m, y.addr)
+        check(s["enabled"] and s["state"] == "up", "inherited: %s" % s)
+        check(get(m, "b.test")[0] == 200, "b.test refused")
+        check(m.stop() == 0, "stop")
+        m.start()
+        s = backend_state(m, y.addr)
+        check(s["enabled"], "saved as disabled: %s" % s)
+
+
+def test_reuse_pool():
+    """Idle pooled connections of a reused entry's old address never
+    serve the new one."""
+    need_daemon()
+    with Backend("x") as x, Backend("y") as y, \
+            Mantrid({"shm_size": "1m"}, workers=1) as m:
+        m.set_rule("a.test", "proxy", proxy([x.addr]))
+        check(get(m, "a.test")[1].get("x-backend") == "x", "x")
+        fill_and_reuse(m, "a.test", x.addr, y.addr)
+        names = Counter(get(m, "b.test")[1].get("x-backend")
+                        for _ in range(3))
+        check(names == Counter({"y": 3}), "b.test went to %s" % names)
+
+
 def test_backends_api():
     """GET /backends/, 404, weight/disable over REST, persistence."""
     need_daemon()
@@ -314,4 +398,5 @@ if __name__ == "__main__":
     run_tests([test_distribution, test_failover, test_hold_when_down,
                test_drain, test_redirect_farm, test_health_probes,
                test_drain_false_keeps_disable, test_passive_after_connect,
-               test_backends_api])
+               test_reclaim_inflight, test_reuse_fresh_settings,
+               test_reuse_pool, test_backends_api])

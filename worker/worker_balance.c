@@ -382,20 +382,27 @@ ln_approx(double x)
 
 /*
  * The hash of a backend's address text, cached per process by table
- * index: the master writes an entry's address once, before publishing
- * any record that names it, and never reuses the index for another.
+ * index and incarnation: the master writes an entry's address and bumps
+ * its gen before publishing any record that names it (ruledb_int.h 6).
  */
+struct hash_slot {
+	uint64_t	h;		/* 0: not cached */
+	uint32_t	gen;
+};
+
 static uint64_t
 addr_hash(const struct cand *c)
 {
-	static uint64_t	*cache;
-	static size_t	 ncache;
-	uint64_t	*nc, h;
-	uint32_t	 idx = c->idx;
-	size_t		 n;
+	static struct hash_slot	*cache;
+	static size_t		 ncache;
+	struct hash_slot	*nc;
+	uint64_t		 h;
+	uint32_t		 idx = c->idx, gen;
+	size_t			 n;
 
-	if (idx < ncache && cache[idx] != 0)
-		return cache[idx];
+	gen = atomic_load_explicit(&c->bs->gen, memory_order_relaxed);
+	if (idx < ncache && cache[idx].h != 0 && cache[idx].gen == gen)
+		return cache[idx].h;
 	h = fnv1a(c->bs->addr, strnlen(c->bs->addr, sizeof(c->bs->addr)),
 	    0xcbf29ce484222325ULL) | 1;	/* never 0: 0 is "not cached" */
 	if (idx >= ncache) {
@@ -407,7 +414,8 @@ addr_hash(const struct cand *c)
 		cache = nc;
 		ncache = n;
 	}
-	cache[idx] = h;
+	cache[idx].h = h;
+	cache[idx].gen = gen;
 	return h;
 }
 
@@ -549,11 +557,15 @@ void
 balance_end(struct ruledb *db, uint32_t idx, uint64_t rt_us)
 {
 	struct backend_state	*bs;
-	uint64_t		 avg;
+	uint64_t		 avg, n;
 
 	if ((bs = ruledb_backend(db, idx)) == NULL)
 		return;
-	atomic_fetch_sub_explicit(&bs->active, 1, memory_order_relaxed);
+	/* NB: never below 0: the entry may have been zeroed (ruledb_int.h 6) */
+	n = atomic_load_explicit(&bs->active, memory_order_relaxed);
+	while (n > 0 && !atomic_compare_exchange_weak_explicit(&bs->active,
+	    &n, n - 1, memory_order_relaxed, memory_order_relaxed))
+		;
 	if (rt_us == 0)
 		return;
 	avg = atomic_load_explicit(&bs->rt_avg_us, memory_order_relaxed);

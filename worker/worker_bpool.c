@@ -2,7 +2,8 @@
  * worker_bpool.c: owns the per-worker keep-alive pool of backend
  * connections: idle connections per backend index (most recent first,
  * POOL_IDLE_MAX at most), dropped at the first byte or event while idle
- * (the backend closed it or spoke out of turn) or after timeout_client.
+ * (the backend closed it or spoke out of turn), after timeout_client, or
+ * when taken after the index was reused for another address (gen).
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "../common/ruledb.h"
 #include "worker.h"
 #include "worker_http_int.h"
 #include "worker_sio.h"
@@ -99,14 +101,24 @@ struct bconn *
 pool_get(struct worker_http *wh, uint32_t idx)
 {
 	struct pool_slot	*ps = pool_slot(wh, idx, false);
+	struct backend_state	*bs = ruledb_backend(wh->w->db, idx);
 	struct bconn		*b;
+	uint32_t		 gen;
 
-	if (ps == NULL || (b = TAILQ_FIRST(&ps->idle)) == NULL)
+	if (ps == NULL || bs == NULL)
 		return NULL;
-	TAILQ_REMOVE(&ps->idle, b, link);
-	ps->nidle--;
-	b->reused = true;
-	return b;
+	/* NB: the rule naming idx was read after gen (ruledb_int.h 6) */
+	gen = atomic_load_explicit(&bs->gen, memory_order_relaxed);
+	while ((b = TAILQ_FIRST(&ps->idle)) != NULL) {
+		TAILQ_REMOVE(&ps->idle, b, link);
+		ps->nidle--;
+		if (b->backend_gen == gen) {
+			b->reused = true;
+			return b;
+		}
+		bconn_free(b);	/* the old address's connection */
+	}
+	return NULL;
 }
 
 void

@@ -101,6 +101,7 @@ struct bconn {
 	struct sio		*io;
 	struct conn		*c;		/* NULL when idle in the pool */
 	uint32_t		 backend;
+	uint32_t		 backend_gen;	/* its incarnation (pool) */
 	bool			 connected;
 	bool			 reused;
 	bool			 got_byte;	/* a response byte arrived */

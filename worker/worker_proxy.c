@@ -78,6 +78,7 @@ bconn_connect(struct worker_http *wh, uint32_t idx)
 	sslen = bs->sslen;
 	b->wh = wh;
 	b->backend = idx;
+	b->backend_gen = atomic_load_explicit(&bs->gen, memory_order_relaxed);
 	b->io = sio_new(wh->w->base, -1);
 	if (b->io == NULL) {
 		free(b);
