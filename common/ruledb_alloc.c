@@ -261,8 +261,15 @@ rdb_reclaim_front(struct ruledb *db, uint64_t min_epoch)
 {
 	struct rdb_master *m = db->m;
 	struct rdb_limbo *l;
+	size_t n = m->lcount;
 
-	while (m->lcount > 0) {
+	/*
+	 * NB: one pass over what is in limbo now: a backend entry still in
+	 * use is retired again at the tail (rdb_backend_reclaim), and with
+	 * every reader offline (min_epoch UINT64_MAX) would come round for
+	 * ever.
+	 */
+	while (n-- > 0) {
 		l = &m->limbo[m->lhead];
 		if (l->epoch >= min_epoch)
 			break;

@@ -468,6 +468,40 @@ START_TEST(test_backends)
 }
 END_TEST
 
+/*
+ * An unreferenced backend entry with a request in flight (active > 0) is
+ * not freed; with every reader offline, the pass that finds it must still
+ * end (the entry is retired again for a later pass), and it is freed once
+ * active is back to 0.
+ */
+START_TEST(test_backend_inflight_reclaim)
+{
+	struct ruledb *db = mkdb(MiB, 1);
+	struct backend_state *bs;
+	struct rule_backend b;
+	struct rule r = { .action = RULE_PROXY, .backends = &b, .nbackends = 1 };
+	char err[256];
+	uint32_t idx;
+
+	memset(&b, 0, sizeof(b));
+	strcpy(b.addr, "127.0.0.1:8003");
+	b.sslen = sizeof(struct sockaddr_in);
+	ck_assert_int_eq(ruledb_set(db, "fly.com", &r, err, sizeof(err)), 0);
+	bs = ruledb_backend_find(db, "127.0.0.1:8003", &idx);
+	ck_assert_ptr_nonnull(bs);
+	atomic_store(&bs->active, 1);
+	ck_assert_int_eq(ruledb_delete(db, "fly.com"), 0);
+	ruledb_reclaim(db);		/* must return */
+	ruledb_reclaim(db);
+	ck_assert_ptr_nonnull(ruledb_backend_find(db, "127.0.0.1:8003", NULL));
+	ck_assert_uint_eq(atomic_load(&bs->active), 1);
+	atomic_store(&bs->active, 0);
+	ruledb_reclaim(db);
+	ck_assert_ptr_null(ruledb_backend_find(db, "127.0.0.1:8003", NULL));
+	ruledb_destroy(db);
+}
+END_TEST
+
 /* DESIGN item 3: nothing is reused before every online reader quiesced. */
 START_TEST(test_qsbr_grace)
 {
@@ -744,6 +778,7 @@ ruledb_suite(void)
 	tcase_add_test(t, test_replace_all);
 	tcase_add_test(t, test_counters_dropped_on_delete);
 	tcase_add_test(t, test_backends);
+	tcase_add_test(t, test_backend_inflight_reclaim);
 	tcase_add_test(t, test_qsbr_grace);
 	tcase_add_test(t, test_parked);
 	tcase_add_test(t, test_growth_1m);
