@@ -69,9 +69,10 @@
 	    "disable ADDRESS",						\
 	    "Take a backend out of service at once")			\
 	X(backend_drain, "drain", CMD_F_BOTH,				\
-	    "address:s drain:b? if_match:i?",					\
-	    "drain ADDRESS",						\
-	    "Send no new requests to a backend; let open ones finish")	\
+	    "address:s drain:b? if_match:i?",				\
+	    "drain ADDRESS [false]",					\
+	    "Send no new requests to a backend; let open ones finish "	\
+	    "(false: end a drain, nothing else)")			\
 	X(backend_weight, "weight", CMD_F_BOTH,				\
 	    "address:s weight:i if_match:i?",				\
 	    "weight ADDRESS N",						\

@@ -257,7 +257,8 @@ backend_body(const struct cmd_def *def, struct json_object *args)
 		json_object_object_add(body, "weight", json_object_get(v));
 	else if (def->id == CMD_backend_drain)
 		json_object_object_add(body, "drain",
-		    json_object_new_boolean(1));
+		    json_object_object_get_ex(args, "drain", &v) ?
+		    json_object_get(v) : json_object_new_boolean(1));
 	else
 		json_object_object_add(body, "enabled",
 		    json_object_new_boolean(def->id == CMD_backend_enable));

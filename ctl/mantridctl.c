@@ -292,6 +292,13 @@ build_generic(const struct cmd_def *def, struct json_object *args, int argc,
 					    argv[i]);
 				json_object_object_add(args, name,
 				    json_object_new_int64(n));
+			} else if (i < argc && colon[1] == 'b') {
+				if (strcmp(argv[i], "true") != 0 &&
+				    strcmp(argv[i], "false") != 0)
+					die(EXIT_USAGE, "%s: not true or false",
+					    argv[i]);
+				json_object_object_add(args, name,
+				    json_object_new_boolean(argv[i][0] == 't'));
 			} else if (i < argc)
 				json_object_object_add(args, name,
 				    json_object_new_string(argv[i]));

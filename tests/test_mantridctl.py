@@ -149,6 +149,30 @@ def test_backend_if_match():
             ok(*t, "weight", addr, "0")
 
 
+def test_drain_false_ends_drain_only():
+    """drain ADDRESS false ends a drain and nothing else: a disabled
+    backend stays disabled; a bad word is a usage error."""
+    with Mantrid() as m:
+        addr = "127.0.0.1:8124"
+        ok("-s", m.socket, "set", "d.com", "proxy", "false",
+           "backends=" + addr)
+        for name, t in targets(m):
+            ok(*t, "drain", addr)
+            ok(*t, "drain", addr, "false")
+            now = json.loads(ok(*t, "--json", "backend", addr))
+            check(now["enabled"] is True and now["drain"] is False,
+                  "%s: after drain false: %r" % (name, now))
+            ok(*t, "disable", addr)
+            ok(*t, "drain", addr, "false")
+            now = json.loads(ok(*t, "--json", "backend", addr))
+            check(now["enabled"] is False, "%s: drain false enabled %r"
+                  % (name, now))
+            rc, _, err = ctl(*t, "drain", addr, "maybe")
+            check(rc == 2 and "not true or false" in err,
+                  "%s: drain maybe: %d %r" % (name, rc, err))
+            ok(*t, "enable", addr)
+
+
 def test_weights_and_json_values():
     """rbalancer's url*weight and host:port*weight forms, JSON values, an
     algorithm on a redirect farm, and a rule for an IPv6 literal host."""
@@ -251,7 +275,7 @@ def test_help_from_table():
     cmds = ["list", "get HOST", "set HOST ACTION true|false [KEY=VALUE ...]",
             "import FILE", "delete HOST", "stats [HOST]", "info", "save",
             "export", "backends", "backend ADDRESS", "enable ADDRESS",
-            "disable ADDRESS", "drain ADDRESS", "weight ADDRESS N"]
+            "disable ADDRESS", "drain ADDRESS [false]", "weight ADDRESS N"]
     for c in cmds:
         check(("  " + c + " ") in out, "--help lacks %r" % c)
     man = ok("--man-commands")
@@ -439,7 +463,7 @@ def test_socket_framing():
 
 if __name__ == "__main__":
     run_tests([test_mantrid_client_commands, test_extra_commands,
-               test_backend_if_match,
+               test_backend_if_match, test_drain_false_ends_drain_only,
                test_weights_and_json_values,
                test_errors_and_usage, test_config_and_token,
                test_help_from_table, test_peer_uid_refused,
