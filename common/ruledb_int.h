@@ -99,10 +99,10 @@
  *    release store); a worker that reads an index from a record thus
  *    sees its current gen, and drops what it cached under an older one.
  *    An unreferenced entry is zeroed after a grace period, and not while
- *    its `active` is non-zero (retired again instead). Failure window: a
- *    worker that picked the entry but has not yet sent (connecting) is
- *    not in `active`; its late counter updates may land in the entry's
- *    next incarnation, and its connect goes to the old address.
+ *    its `active` is non-zero (retired again instead): a worker counts
+ *    a request in `active` in the same loop pass as the rule lookup that
+ *    gave it the index, before it quiesces, from the pick to the end of
+ *    the exchange (connecting included).
  * 7. The generation (hdr->generation) is bumped with a release store after
  *    every committed mutation; the record carries the generation that
  *    published it.

@@ -477,9 +477,15 @@ def test_bad_chunk_after_head_aborts_backend():
         sb.close()
 
 
+def backend_active(addr):
+    st, body, _ = M.api("GET", "/backends/%s/" % addr)
+    return body.get("active") if st == 200 else None
+
+
 def test_connect_timeout_504():
     """A backend whose accept queue is full drops our SYN (loopback, no
-    outside traffic): the connect times out at timeout_connect -> 504."""
+    outside traffic): the connect times out at timeout_connect -> 504.
+    While it connects, the request counts in the backend's active."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(0)                 # never accepted
@@ -500,11 +506,15 @@ def test_connect_timeout_504():
         s = connect(M.port)
         t0 = time.monotonic()
         s.sendall(req("/", host="ctimeout.test"))
+        wait_until(lambda: backend_active(addr) == 1, 0.8,
+                   "active 1 while connecting")
         st, _, _, _ = read_response(s, timeout=10)
         took = time.monotonic() - t0
         s.close()
         check(st == 504, "status %d" % st)
         check(0.9 < took < 4, "took %.2f s (timeout_connect 1)" % took)
+        check(backend_active(addr) == 0, "active %r after the 504"
+              % backend_active(addr))
     finally:
         for f in fill:
             f.close()

@@ -174,6 +174,13 @@ proxy_start(struct conn *c, const struct rule_rec *rec)
 	}
 	c->be = b;
 	bconn_arm(b, c);
+	/*
+	 * In `active` from now, connecting included (leastconn sees it, and
+	 * the entry is not reclaimed under it: ruledb_int.h 6); begun also
+	 * tells proxy_abort to end it.
+	 */
+	balance_begin(wh->w->db, idx);
+	b->begun = true;
 	if (b->connected)
 		send_request(c);
 }
@@ -267,8 +274,6 @@ send_request(struct conn *c)
 
 	write_request_head(c, sio_output(b->io));
 	b->t_sent = now_ms();
-	balance_begin(c->wh->w->db, b->backend);
-	b->begun = true;
 	if (c->req.expect_continue && !c->body_done && !c->sent_continue) {
 		c->sent_continue = true;
 		evbuffer_add(sio_output(c->io),
