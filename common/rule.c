@@ -59,14 +59,15 @@ rule_action_name(enum rule_action a)
 	return (unsigned)a < RULE_ACTION_COUNT ? action_names[a] : "?";
 }
 
-/* Only what Mantrid's action_mapping accepted: no_hosts is built in. */
+/* Mantrid's actions, no_hosts included (DESIGN.md, Rules; its later
+ * action_mapping took it too): it serves the no-hosts page. */
 int
 rule_action_lookup(const char *s)
 {
 	int i;
 
 	for (i = 0; i < RULE_ACTION_COUNT; i++)
-		if (i != RULE_NO_HOSTS && strcmp(s, action_names[i]) == 0)
+		if (strcmp(s, action_names[i]) == 0)
 			return i;
 	return -1;
 }

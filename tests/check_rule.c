@@ -130,7 +130,7 @@ static const struct {
 	{ "null", "host_details_not_list", RULE_EINVAL },
 	{ "[\"proxy\", {}]", "host_details_wrong_length", RULE_EINVAL },
 	{ "[\"foo\", {}, false]", "host_action_invalid:foo", RULE_EINVAL },
-	{ "[\"no_hosts\", {}, false]", "host_action_invalid:no_hosts",
+	{ "[\"no-hosts\", {}, false]", "host_action_invalid:no-hosts",
 	    RULE_EINVAL },
 	{ "[\"spin\", [], false]", "host_kwargs_not_dict", RULE_EINVAL },
 	{ "[\"spin\", {}, \"yes\"]", "host_match_subdomains_not_bool",

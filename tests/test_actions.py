@@ -28,6 +28,13 @@ def test_no_hosts_then_unknown():
     M.set_rule("known.test", "empty", {"code": 204})
     head, body = get("nothing.test")
     check(head.startswith("HTTP/1.1 404"), "unknown: %r" % head)
+    # both are actions too (DESIGN.md's rule table, Mantrid's actions)
+    M.set_rule("nh.test", "no_hosts")
+    M.set_rule("un.test", "unknown")
+    head, body = get("nh.test")
+    check(head.startswith("HTTP/1.1 503"), "no_hosts action: %r" % head)
+    head, body = get("un.test")
+    check(head.startswith("HTTP/1.1 404"), "unknown action: %r" % head)
 
 
 def test_empty():
@@ -160,9 +167,17 @@ def test_redirect():
     M.set_rule("r2.test", "redirect", {"redirect_to": "new.test"})
     head, _ = get("r2.test", "/x")
     check("Location: http://new.test/x" in head, head)
-    head, _ = get("r2.test", "/x", port=M.internal_port,
-                  extra=b"X-Forwarded-Proto: https\r\n")
-    check("Location: https://new.test/x" in head, "internal: %r" % head)
+    # Mantrid's test: either header, "https" or "ssl"; public binds ignore it
+    for hdr, scheme in ((b"X-Forwarded-Proto: https", "https"),
+                        (b"X-Forwarded-Protocol: https", "https"),
+                        (b"X-Forwarded-Proto: ssl", "https"),
+                        (b"X-Forwarded-Proto: http", "http")):
+        head, _ = get("r2.test", "/x", port=M.internal_port,
+                      extra=hdr + b"\r\n")
+        check("Location: %s://new.test/x" % scheme in head,
+              "internal, %r: %r" % (hdr, head))
+    head, _ = get("r2.test", "/x", extra=b"X-Forwarded-Proto: https\r\n")
+    check("Location: http://new.test/x" in head, "public: %r" % head)
 
 
 def test_redirect_path_form():

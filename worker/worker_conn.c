@@ -235,19 +235,29 @@ conn_free(struct conn *c)
 		http_conn_gone(wh);
 }
 
-/* The protocol a rule sees: X-Forwarded-Proto decides on internal binds. */
+/*
+ * The protocol a rule sees: on internal binds, X-Forwarded-Proto or
+ * X-Forwarded-Protocol saying "https" or "ssl" (Mantrid's test) is https.
+ */
 static bool
 conn_is_https(const struct conn *c)
 {
 	const struct hp_msg	*m = &c->req;
+	const char		*v;
 	unsigned		 i;
+	size_t			 n;
 
 	if (c->kind != BIND_INTERNAL)
 		return false;
-	for (i = 0; i < m->nhdrs; i++)
-		if (m->kind[i] == HK_XFPROTO && m->hdrs[i].val_len == 5 &&
-		    strncasecmp(m->buf + m->hdrs[i].val_off, "https", 5) == 0)
+	for (i = 0; i < m->nhdrs; i++) {
+		if (m->kind[i] != HK_XFPROTO && m->kind[i] != HK_XFPROTOCOL)
+			continue;
+		v = m->buf + m->hdrs[i].val_off;
+		n = m->hdrs[i].val_len;
+		if ((n == 5 && strncasecmp(v, "https", 5) == 0) ||
+		    (n == 3 && strncasecmp(v, "ssl", 3) == 0))
 			return true;
+	}
 	return false;
 }
 
