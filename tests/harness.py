@@ -170,11 +170,15 @@ class Mantrid:
         return cmd
 
     def start(self, timeout=10):
+        # NB: after a stop, the log already says "serving with": only
+        # what this start writes counts (else the REST port may not be
+        # listening yet when start() returns)
+        mark = len(self.read_log())
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: self.proc.poll() is not None or
-                       "serving with" in self.read_log(),
+                       "serving with" in self.read_log()[mark:],
                        timeout, "mantrid to start")
         except TestFailure:
             self.dump()

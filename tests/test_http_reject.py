@@ -73,6 +73,34 @@ def test_absolute_form_routes_by_target():
           "backend saw %r" % RB.received[before:])
 
 
+def test_error_after_head_keeps_body():
+    """A HEAD, then a request refused before it is parsed (431) on the
+    same connection: the 431 keeps its body (it took the HEAD's method)."""
+    s = connect(M.port)
+    s.sendall(b"HEAD / HTTP/1.1\r\n" + H + b"\r\n")
+    s.settimeout(5)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    head, _, rest = head.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200 "), "HEAD: %r" % head)
+    s.sendall(b"GET / HTTP/1.1\r\n" + H +
+              b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n")
+    out = rest
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    check(out.startswith(b"HTTP/1.1 431 ") and
+          out.endswith(b"\r\n\r\nRequest Header Fields Too Large\n"),
+          "got %r" % out[-120:])
+
+
 def test_slowloris_408_while_others_served():
     s = connect(M.port)
     t0 = time.monotonic()
@@ -112,6 +140,7 @@ def main():
     try:
         run_tests([make(*c) for c in CASES] +
                   [test_absolute_form_routes_by_target,
+                   test_error_after_head_keeps_body,
                    test_slowloris_408_while_others_served])
     finally:
         RB.close()

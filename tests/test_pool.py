@@ -266,6 +266,29 @@ def test_passive_after_connect():
             check(get(m, "pa.test")[0] == 503, "%s: not taken out" % mode)
 
 
+def continue_then_close(head, c):
+    c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return "close"
+
+
+def test_passive_interim_is_no_success():
+    """A 100 Continue and then a close is one failure: the interim head
+    does not clear the run (it did, so the backend never went down)."""
+    need_daemon()
+    from dp_util import RawBackend
+    rb = RawBackend(continue_then_close)
+    try:
+        with Mantrid({"server_retry": "3"}, workers=1) as m:
+            m.set_rule("pc.test", "proxy", proxy([rb.addr]))
+            codes = [get(m, "pc.test")[0] for _ in range(3)]
+            check(codes == [502] * 3, "codes %s" % codes)
+            wait_state(m, rb.addr, "down", 5)
+            s = backend_state(m, rb.addr)
+            check(s["consecutive_failures"] == 3, "state %s" % s)
+    finally:
+        rb.close()
+
+
 def churn(m, tag, n=5):
     """Mutations, so that a retired backend entry passes its grace."""
     for i in range(n):
@@ -398,5 +421,6 @@ if __name__ == "__main__":
     run_tests([test_distribution, test_failover, test_hold_when_down,
                test_drain, test_redirect_farm, test_health_probes,
                test_drain_false_keeps_disable, test_passive_after_connect,
+               test_passive_interim_is_no_success,
                test_reclaim_inflight, test_reuse_fresh_settings,
                test_reuse_pool, test_backends_api])

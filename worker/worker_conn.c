@@ -70,6 +70,8 @@ request_reset(struct conn *c)
 	c->req.nhdrs = 0;
 	c->req.chunked = false;
 	c->req.content_length = -1;
+	/* NB: not the last request's HEAD: a 408 or 431 keeps its body */
+	c->req.method = HTTP_GET;
 	c->spin_deadline_ms = 0;
 	c->head_started = false;
 	c->https = false;

@@ -656,15 +656,22 @@ read_resp_head(struct bconn *b)
 			bad_gateway(b, 502);
 			return false;
 		}
-		/* Passive health (issue 5): a response head arrived. */
-		balance_report(c->wh->w->db, b->backend, true);
+		/*
+		 * Passive health (issue 5): a final response head (or the
+		 * 101 of a tunnel) is a success; an interim 1xx is not, or a
+		 * backend that sends "100 Continue" and then fails would
+		 * clear its run of failures on every attempt.
+		 */
 		if (b->resp.status == 101 && c->req.upgrade &&
 		    b->resp.upgrade_hdr >= 0) {
+			balance_report(c->wh->w->db, b->backend, true);
 			start_tunnel(c, b);
 			return false;
 		}
-		if (b->resp.status >= 200)
+		if (b->resp.status >= 200) {
+			balance_report(c->wh->w->db, b->backend, true);
 			break;
+		}
 		memset(&b->scan, 0, sizeof(b->scan));	/* 1xx: skip */
 		b->scan.response = true;
 	}
