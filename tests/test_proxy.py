@@ -5,7 +5,8 @@ pipelining, chunked upload, 100-continue, chunked responses to 1.1 and
 memory for a 100 MB response to a slow reader, "Connection:
 Content-Length" both ways, a response head that grows when rebuilt,
 "http://h?q" targets, a tunnel to a backend that stops reading, a
-response head longer than buffer_size, a bad chunk after the
+response head longer than buffer_size, a slow reader on a kept
+connection, a half-close after a request body, a bad chunk after the
 head reached the backend (400, backend connection reset), connect
 timeout -> 504, a draining worker serving a fresh connection."""
 import json
@@ -374,6 +375,55 @@ def test_tunnel_backpressure():
     check(sent < 32 << 20, "the tunnel took %d MiB" % (sent >> 20))
 
 
+def test_slow_reader_on_kept_connection():
+    """The second response on a kept connection, to a client that stopped
+    reading, is cut at timeout_client as the first one would be (it
+    stayed open for good)."""
+    with Backend("sr") as b, Mantrid(conf={"timeout_client": "2"}) as m:
+        m.set_rule("sr.test", "proxy", {"backends": [b.addr]})
+
+        def open_requests():
+            st, body, _ = m.api("GET", "/stats/sr.test/")
+            return body.get("open_requests") if st == 200 else None
+        s = connect(m.port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(req("/echo", host="sr.test"))
+        st, h, body, rest = read_response(s)
+        check(st == 200, "first: %d" % st)
+        s.sendall(req("/big?bytes=%d" % (50 << 20), host="sr.test"))
+        wait_until(lambda: open_requests() == 1, 5, "the second request")
+        wait_until(lambda: open_requests() == 0, 10,
+                   "the stalled response to be cut")
+        s.close()
+
+
+def test_half_close_with_body():
+    """A request body sent whole, then shutdown(SHUT_WR), while the
+    backend connection is still being made: answered (the connection
+    was dropped); a body cut short by the half-close: 400."""
+    for name, extra, body in (
+            ("length", b"Content-Length: 5\r\n", b"hello"),
+            ("chunked", b"Transfer-Encoding: chunked\r\n",
+             b"5\r\nhello\r\n0\r\n\r\n")):
+        with Backend("hc-" + name) as b:   # a fresh one: nothing pooled
+            M.set_rule("hc.test", "proxy", {"backends": [b.addr]})
+            s = connect(M.port)
+            s.sendall(req("/echo", host="hc.test", method=b"POST",
+                          extra=extra, body=body))
+            s.shutdown(socket.SHUT_WR)
+            st, h, got, _ = read_response(s)
+            s.close()
+            check(st == 200 and json.loads(got)["body"] == "hello",
+                  "%s: %d %r" % (name, st, got[:80]))
+    s = connect(M.port)
+    s.sendall(req("/echo", method=b"POST", extra=b"Content-Length: 10\r\n",
+                  body=b"hello"))
+    s.shutdown(socket.SHUT_WR)
+    st, h, got, _ = read_response(s)
+    s.close()
+    check(st == 400, "cut body: %d" % st)
+
+
 def test_backend_down_502_and_timeout_504():
     import socket
     s = socket.socket()
@@ -563,6 +613,8 @@ def main():
                    test_response_head_over_buffer_size,
                    test_absolute_form_query_only,
                    test_tunnel_backpressure,
+                   test_slow_reader_on_kept_connection,
+                   test_half_close_with_body,
                    test_backend_down_502_and_timeout_504,
                    test_bad_chunk_after_head_aborts_backend,
                    test_connect_timeout_504,

@@ -127,8 +127,15 @@ conn_eventcb(struct sio *io, short what, void *arg)
 	if ((what & SIO_EOF) && (what & SIO_READING)) {
 		c->eof = true;
 		c->keepalive = false;
-		if (c->state == CS_PROXY && c->body_done)
-			return;		/* half-close: finish the response */
+		if (c->state == CS_PROXY) {
+			/*
+			 * Half-close: finish the response. A body still in
+			 * the input (the backend was connecting) is sent when
+			 * it is ready; one cut short gets 400 there.
+			 */
+			proxy_client_read(c);
+			return;
+		}
 		if (c->state == CS_TUNNEL) {
 			proxy_client_read(c);
 			return;

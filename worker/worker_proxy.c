@@ -152,6 +152,8 @@ proxy_start(struct conn *c, const struct rule_rec *rec)
 		c->delay_ms = rec->delay_ms;
 		sio_setwatermark(c->io, EV_WRITE,
 		    wh->cfg->buffer_size / 2, 0);
+		/* a slow reader: resp_done cleared it on a kept connection */
+		sio_set_timeouts(c->io, 0, wh->cfg->timeout_client);
 	}
 	c->state = CS_PROXY;
 	if (balance_pick(wh->w->db, rec, (struct sockaddr *)&c->peer,
@@ -412,6 +414,10 @@ proxy_client_read(struct conn *c)
 	}
 	if (c->body_done) {
 		sio_set_timeouts(c->io, 0, c->wh->cfg->timeout_client);
+		return;
+	}
+	if (c->eof) {			/* half-closed before the body's end */
+		body_failed(c);
 		return;
 	}
 	/* slow body: timeout_client between reads */
