@@ -101,6 +101,31 @@ def test_error_after_head_keeps_body():
           "got %r" % out[-120:])
 
 
+def test_pipelined_partial_head_408():
+    """A partial head pipelined behind a locally answered request gets
+    408 at timeout_header (2 s) too, not at timeout_client."""
+    M.set_rule("local.test", "empty", {"code": 204})
+    s = connect(M.port)
+    t0 = time.monotonic()
+    s.sendall(b"GET / HTTP/1.1\r\nHost: local.test\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: local.test\r\n")
+    s.settimeout(6)
+    out = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    el = time.monotonic() - t0
+    s.close()
+    check(out.startswith(b"HTTP/1.1 204 ") and b"HTTP/1.1 408 " in out,
+          "got %r" % out[:200])
+    check(1.5 < el < 3.5, "408 after %.2f s (timeout_header = 2)" % el)
+
+
 def test_slowloris_408_while_others_served():
     s = connect(M.port)
     t0 = time.monotonic()
@@ -141,6 +166,7 @@ def main():
         run_tests([make(*c) for c in CASES] +
                   [test_absolute_form_routes_by_target,
                    test_error_after_head_keeps_body,
+                   test_pipelined_partial_head_408,
                    test_slowloris_408_while_others_served])
     finally:
         RB.close()

@@ -93,7 +93,13 @@ conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	struct conn *c = arg;
 
 	if (ev & EV_READ) {		/* pipelined bytes after a response */
-		conn_timer_set(c, c->wh->cfg->timeout_client);
+		/*
+		 * NB: running this callback took the timer's timeout off:
+		 * re-arm it, with timeout_header for a head begun meanwhile
+		 * (in this loop pass, by conn_read_head's loop).
+		 */
+		conn_timer_set(c, c->state == CS_HEAD && c->head_started ?
+		    c->wh->cfg->timeout_header : c->wh->cfg->timeout_client);
 		if (c->state == CS_HEAD)
 			conn_read_head(c);
 		return;
