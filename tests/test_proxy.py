@@ -6,7 +6,8 @@ memory for a 100 MB response to a slow reader, "Connection:
 Content-Length" both ways, a response head that grows when rebuilt,
 "http://h?q" targets, a tunnel to a backend that stops reading, a
 response head longer than buffer_size, a slow reader on a kept
-connection, a half-close after a request body, a bad chunk after the
+connection, a half-close after a request body, a lingering close after
+an early answer, a bad chunk after the
 head reached the backend (400, backend connection reset), connect
 timeout -> 504, a draining worker serving a fresh connection."""
 import json
@@ -424,6 +425,35 @@ def test_half_close_with_body():
     check(st == 400, "cut body: %d" % st)
 
 
+def early_413_reply(head, c):
+    c.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 6\r\n"
+              b"Connection: close\r\n\r\ntoobig")
+    time.sleep(1)
+    return "close"
+
+
+def test_early_answer_lingering_close():
+    """A backend answers 413 before the body: curl, still uploading,
+    gets the 413 every time; closing with its bytes unread sent a RST
+    that often destroyed the answer (curl: send failure, reset)."""
+    import tempfile
+    rb = RawBackend(early_413_reply)
+    M.set_rule("up.test", "proxy", {"backends": [rb.addr]})
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"x" * (16 << 20))
+        f.flush()
+        try:
+            got = []
+            for _ in range(10):
+                rc, out, code = curl(M.url("/up"), "-H", "Host: up.test",
+                                     "-H", "Expect: 100-continue",
+                                     "--data-binary", "@" + f.name)
+                got.append((rc, code))
+        finally:
+            rb.close()
+    check(got == [(0, 413)] * 10, "curl got %s" % got)
+
+
 def test_backend_down_502_and_timeout_504():
     import socket
     s = socket.socket()
@@ -615,6 +645,7 @@ def main():
                    test_tunnel_backpressure,
                    test_slow_reader_on_kept_connection,
                    test_half_close_with_body,
+                   test_early_answer_lingering_close,
                    test_backend_down_502_and_timeout_504,
                    test_bad_chunk_after_head_aborts_backend,
                    test_connect_timeout_504,

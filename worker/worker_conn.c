@@ -30,6 +30,7 @@
 #include "worker_http_int.h"
 
 static void	conn_read_head(struct conn *);
+static void	conn_linger_read(struct conn *);
 
 uint64_t
 now_ms(void)
@@ -430,9 +431,55 @@ conn_readcb(struct sio *io, void *arg)
 	case CS_TUNNEL:
 		proxy_client_read(c);
 		break;
+	case CS_LINGER:
+		conn_linger_read(c);
+		break;
 	default:
 		break;		/* bytes wait, bounded by the watermark */
 	}
+}
+
+/*
+ * The last step of a close (nginx's lingering_close). A client may still
+ * be sending a body that was not read (an error, or an answer before the
+ * body's end): closing with unread bytes sends a RST, and a RST can
+ * destroy the response the client has not read yet. So, while it may
+ * send more: shutdown(SHUT_WR) (it reads the response, then EOF), then
+ * read and drop until its EOF, LINGER_IDLE_S of silence or LINGER_MAX_MS
+ * in all.
+ */
+#define LINGER_IDLE_S	2
+#define LINGER_MAX_MS	5000
+
+static void
+conn_finish(struct conn *c)
+{
+	struct evbuffer *in = sio_input(c->io);
+	bool more = evbuffer_get_length(in) > 0 ||
+	    ((c->req.content_length > 0 || c->req.chunked) && !c->body_done);
+
+	if (c->eof || !more || shutdown(sio_fd(c->io), SHUT_WR) == -1) {
+		conn_free(c);
+		return;
+	}
+	c->state = CS_LINGER;
+	c->linger_until_ms = now_ms() + LINGER_MAX_MS;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	sio_set_timeouts(c->io, 0, 0);
+	sio_enable(c->io, EV_READ);
+	conn_timer_set(c, LINGER_IDLE_S);
+}
+
+static void
+conn_linger_read(struct conn *c)
+{
+	struct evbuffer *in = sio_input(c->io);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (now_ms() >= c->linger_until_ms)
+		conn_free(c);
+	else
+		conn_timer_set(c, LINGER_IDLE_S);
 }
 
 void
@@ -443,7 +490,7 @@ conn_writecb(struct sio *io, void *arg)
 	switch (c->state) {
 	case CS_CLOSING:
 		if (evbuffer_get_length(sio_output(io)) == 0)
-			conn_free(c);
+			conn_finish(c);
 		break;
 	case CS_PROXY:
 	case CS_TUNNEL:
@@ -464,7 +511,7 @@ conn_close_after_write(struct conn *c)
 	c->keepalive = false;
 	sio_disable(c->io, EV_READ);
 	if (evbuffer_get_length(sio_output(c->io)) == 0) {
-		conn_free(c);
+		conn_finish(c);
 		return;
 	}
 	conn_timer_set(c, c->wh->cfg->timeout_client);

@@ -42,7 +42,8 @@ enum conn_state {
 	CS_PROXY,	/* a backend is handling the request */
 	CS_RESPOND,	/* a local response is being written */
 	CS_TUNNEL,	/* after 101: bytes both ways */
-	CS_CLOSING	/* flush the output, then close */
+	CS_CLOSING,	/* flush the output, then close */
+	CS_LINGER	/* written and shut for writing: drop input, close */
 };
 
 struct conn {
@@ -91,6 +92,7 @@ struct conn {
 	/* spin, and proxy's hold_when_down (parked the same way) */
 	struct spin_host	*spin;
 	uint64_t		 spin_deadline_ms;
+	uint64_t		 linger_until_ms;	/* CS_LINGER */
 	uint64_t		 rules_gen;	/* generation before the lookup */
 	bool			 held;		/* parked for a backend */
 };
