@@ -300,6 +300,30 @@ open_dir(const char *path)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/*
+ * Started as root, the daemon's user writes the state file and journals
+ * after the drop: a state directory it cannot write (root's own, made
+ * before) would fail every save and lose the counters. Refused at start,
+ * naming the fix; mantrid does not take over a directory it did not make
+ * (Mantrid chowned it).
+ */
+static void
+check_state_dir(const struct master *m, const char *dir)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || fstat(m->state_dirfd, &st) == -1)
+		return;
+	if ((st.st_uid == m->run_uid && (st.st_mode & S_IWUSR) &&
+	    (st.st_mode & S_IXUSR)) || (st.st_gid == m->run_gid &&
+	    (st.st_mode & S_IWGRP) && (st.st_mode & S_IXGRP)) ||
+	    ((st.st_mode & S_IWOTH) && (st.st_mode & S_IXOTH)))
+		return;
+	fatalx("state directory %s is not writable by the daemon's user "
+	    "(uid %u, gid %u): chown it to that user, or set state_file "
+	    "elsewhere", dir, (unsigned)m->run_uid, (unsigned)m->run_gid);
+}
+
 static void
 open_dirs(struct master *m)
 {
@@ -312,6 +336,7 @@ open_dirs(struct master *m)
 		if ((m->state_dirfd = open_dir(dirname(buf))) == -1)
 			fatal("cannot open the state directory of %s",
 			    m->cfg.state_file);
+		check_state_dir(m, buf);
 	}
 	m->static_dirfd = -1;
 	if (m->cfg.static_dir[0] != '\0' &&

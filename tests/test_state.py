@@ -16,11 +16,12 @@ import random
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (IS_ROOT, NOBODY, Mantrid, check,  # noqa: E402
+from harness import (IS_ROOT, NOBODY, Mantrid, SkipTest, check,  # noqa: E402
                      port_open, run_tests, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -332,9 +333,34 @@ def test_files_owned_by_daemon_user():
                   "%s owned by %d:%d" % (n, s.st_uid, s.st_gid))
 
 
+def test_root_state_dir_not_writable_refused():
+    """Started as root, a state directory the daemon's user cannot write
+    (root's own) is refused at start, naming it: every save would fail
+    and the counters would be lost (save said state_write_failed)."""
+    if not IS_ROOT:
+        raise SkipTest("needs root")
+    m = Mantrid(as_root=True, start=False, conf={"user": NOBODY.pw_name})
+    try:
+        d = os.path.dirname(m.state_file)
+        os.makedirs(d)
+        os.chmod(d, 0o755)              # root's, not nobody's
+        r = subprocess.run(m.command(), capture_output=True, text=True,
+                           timeout=10)
+        said = r.stdout + r.stderr + m.read_log()
+        check(r.returncode != 0, "started: rc %d" % r.returncode)
+        check("state directory %s is not writable" % d in said,
+              "no clear error: %r" % said[-300:])
+        os.chown(d, NOBODY.pw_uid, NOBODY.pw_gid)
+        m.start()
+        check(m.api("POST", "/save/")[0] == 200, "save")
+    finally:
+        m.close()
+
+
 if __name__ == "__main__":
     run_tests([test_kill9_right_after_200, test_kill9_during_sets,
                test_kill9_during_concurrent_sets, test_kill9_backend_settings,
                test_mantrid_file_loads, test_ours_in_mantrids_reader,
                test_corrupt_moved_aside, test_save_command,
-               test_files_owned_by_daemon_user])
+               test_files_owned_by_daemon_user,
+               test_root_state_dir_not_writable_refused])
