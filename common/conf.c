@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -371,8 +372,9 @@ find_opt(const char *name)
 {
 	size_t i;
 
+	/* NB: any case, as Mantrid's configuration reader took them */
 	for (i = 0; i < NOPTS; i++)
-		if (strcmp(opts[i].name, name) == 0)
+		if (strcasecmp(opts[i].name, name) == 0)
 			return &opts[i];
 	return NULL;
 }

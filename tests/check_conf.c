@@ -31,6 +31,7 @@ static const struct good_case {
 	{ "daemonize = yes", "daemonize", 1 },
 	{ "daemonize = off", "daemonize", 0 },
 	{ "workers = 3", "workers", 3 },
+	{ "WORKERS = 4", "workers", 4 },	/* Mantrid: any case */
 	{ "shm_size = 64m", "shm_size", 64LL << 20 },
 	{ "shm_size = 2G", "shm_size", 2LL << 30 },
 	{ "max_connections = 1000", "max_connections", 1000 },
