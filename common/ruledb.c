@@ -415,6 +415,25 @@ ruledb_counters(struct ruledb *db, const struct rule_rec *rec)
 	return &db->counters[rec->counters];
 }
 
+/* Mantrid's "unknown" stats: the requests no rule matched. */
+struct host_counters *
+ruledb_counters_unknown(struct ruledb *db)
+{
+	return &db->counters[RDB_COUNTER_UNKNOWN];
+}
+
+/* Has any request gone to "unknown"? (Mantrid lists it from the first.) */
+bool
+ruledb_unknown_seen(struct ruledb *db)
+{
+	struct host_counters *c = ruledb_counters_unknown(db);
+
+	return atomic_load_explicit(&c->open, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&c->completed, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&c->bytes_in, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&c->bytes_out, memory_order_relaxed) != 0;
+}
+
 struct backend_state *
 ruledb_backend(struct ruledb *db, uint32_t idx)
 {

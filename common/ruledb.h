@@ -58,6 +58,9 @@ typedef int	(*ruledb_iter_cb)(const struct rule_rec *, void *arg);
 /* Stops early and returns the callback's value if it is non-zero. */
 int		 ruledb_foreach(struct ruledb *, ruledb_iter_cb, void *arg);
 struct host_counters *ruledb_counters(struct ruledb *, const struct rule_rec *);
+/* any process: the counters of requests no rule matched ("unknown") */
+struct host_counters *ruledb_counters_unknown(struct ruledb *);
+bool		 ruledb_unknown_seen(struct ruledb *);
 struct backend_state *ruledb_backend(struct ruledb *, uint32_t idx);
 /* master only: backend table by address ("host:port"); NULL if absent. */
 struct backend_state *ruledb_backend_find(struct ruledb *, const char *addr,

@@ -40,6 +40,7 @@ rdb_master_new(struct ruledb *db)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->bump = db->hdr->arena_off;
+	m->cbump = RDB_COUNTER_UNKNOWN + 1;	/* slot 0: no host's */
 	m->bmeta = calloc(db->hdr->nbackends, sizeof(*m->bmeta));
 	m->ckept = calloc(db->hdr->ncounters / 8 + 1, 1);
 	if (m->bmeta == NULL || m->ckept == NULL) {

@@ -27,6 +27,7 @@
 #define RDB_SLOT_EMPTY	0ULL
 #define RDB_SLOT_TOMB	1ULL
 #define RDB_NOBACKEND	UINT32_MAX
+#define RDB_COUNTER_UNKNOWN 0		/* requests no rule matched */
 #define RDB_KWARGS_MAX	(1024 * 1024)
 
 /*
@@ -88,7 +89,8 @@
  *    delays reuse (memory grows, nothing breaks); ENOSPC is returned once
  *    the arena is exhausted even after a reclaim pass.
  * 6. Counters and backend_state live in the read-write part and are only
- *    touched with atomics by workers. A host's counter slot index is
+ *    touched with atomics by workers. Counter slot 0
+ *    (RDB_COUNTER_UNKNOWN) is no host's: requests no rule matched. A host's counter slot index is
  *    copied into a replacing record; a deleted host's slot is zeroed and
  *    reused only after a grace period and thousands of other deletions
  *    (a worker may hold a counters pointer for a whole request: a late

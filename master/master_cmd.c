@@ -142,9 +142,8 @@ cmd_get(struct master *m, struct json_object *args,
 
 /* Mantrid's stats keys, so its client's columns work. */
 static struct json_object *
-stats_json(struct ruledb *db, const struct rule_rec *rec)
+counters_json(struct host_counters *c)
 {
-	struct host_counters *c = ruledb_counters(db, rec);
 	struct json_object *o = json_object_new_object();
 
 	if (c == NULL)
@@ -171,7 +170,7 @@ stats_cb(const struct rule_rec *rec, void *arg)
 	struct stats_ctx *sc = arg;
 
 	json_object_object_add(sc->out, REC_STR(rec, rec->key_off),
-	    stats_json(sc->db, rec));
+	    counters_json(ruledb_counters(sc->db, rec)));
 	return 0;
 }
 
@@ -187,13 +186,25 @@ cmd_stats(struct master *m, struct json_object *args,
 	if (arg_str(args, "host") == NULL) {
 		sc.out = *reply = json_object_new_object();
 		ruledb_foreach(m->db, stats_cb, &sc);
+		/*
+		 * Mantrid's "unknown": what no rule matched, listed from the
+		 * first such request (a rule keyed "unknown" has its own)
+		 */
+		if (ruledb_unknown_seen(m->db) &&
+		    ruledb_get(m->db, "unknown") == NULL)
+			json_object_object_add(sc.out, "unknown",
+			    counters_json(ruledb_counters_unknown(m->db)));
 		return CMD_OK;
 	}
 	if ((rc = key_arg(args, key, sizeof(key), err, errlen)) != CMD_OK)
 		return rc;
 	/* Mantrid answers {} for a host it has no stats for. */
-	rec = ruledb_get(m->db, key);
-	*reply = rec != NULL ? stats_json(m->db, rec) : json_object_new_object();
+	if ((rec = ruledb_get(m->db, key)) != NULL)
+		*reply = counters_json(ruledb_counters(m->db, rec));
+	else if (strcmp(key, "unknown") == 0 && ruledb_unknown_seen(m->db))
+		*reply = counters_json(ruledb_counters_unknown(m->db));
+	else
+		*reply = json_object_new_object();
 	return CMD_OK;
 }
 

@@ -126,6 +126,26 @@ sb_jstr(struct sbuf *b, const char *s)
 	sb_add(b, "\"", 1);
 }
 
+/* ":{...}", Mantrid's four stats keys ({} without counters). */
+static void
+snap_counters(struct sbuf *b, struct host_counters *c)
+{
+	char num[160];
+
+	if (c == NULL) {
+		sb_puts(b, ":{}");
+		return;
+	}
+	snprintf(num, sizeof(num), ":{\"open_requests\":%llu,"
+	    "\"completed_requests\":%llu,\"bytes_received\":%llu,"
+	    "\"bytes_sent\":%llu}",
+	    (unsigned long long)atomic_load(&c->open),
+	    (unsigned long long)atomic_load(&c->completed),
+	    (unsigned long long)atomic_load(&c->bytes_in),
+	    (unsigned long long)atomic_load(&c->bytes_out));
+	sb_puts(b, num);
+}
+
 /* ---- snapshot (main thread) --------------------------------------------- */
 
 struct snap {
@@ -139,8 +159,6 @@ static int
 snap_cb(const struct rule_rec *rec, void *arg)
 {
 	struct snap *s = arg;
-	struct host_counters *c;
-	char num[160];
 
 	sb_puts(s->b, s->first ? "\n" : ",\n");
 	s->first = false;
@@ -157,18 +175,7 @@ snap_cb(const struct rule_rec *rec, void *arg)
 		sb_puts(s->b, rec->subdomains ? ",true]" : ",false]");
 		return 0;
 	}
-	if ((c = ruledb_counters(s->db, rec)) == NULL) {
-		sb_puts(s->b, ":{}");
-		return 0;
-	}
-	snprintf(num, sizeof(num), ":{\"open_requests\":%llu,"
-	    "\"completed_requests\":%llu,\"bytes_received\":%llu,"
-	    "\"bytes_sent\":%llu}",
-	    (unsigned long long)atomic_load(&c->open),
-	    (unsigned long long)atomic_load(&c->completed),
-	    (unsigned long long)atomic_load(&c->bytes_in),
-	    (unsigned long long)atomic_load(&c->bytes_out));
-	sb_puts(s->b, num);
+	snap_counters(s->b, ruledb_counters(s->db, rec));
 	return 0;
 }
 
@@ -185,6 +192,11 @@ snapshot(struct master *m, struct sbuf *b)
 	s.first = true;
 	s.stats = true;
 	ruledb_foreach(m->db, snap_cb, &s);
+	if (ruledb_unknown_seen(m->db) &&		/* see cmd_stats */
+	    ruledb_get(m->db, "unknown") == NULL) {
+		sb_puts(b, s.first ? "\n\"unknown\"" : ",\n\"unknown\"");
+		snap_counters(b, ruledb_counters_unknown(m->db));
+	}
 	sb_puts(b, "}");
 	if ((pool = pool_state_save(m)) != NULL) {
 		sb_puts(b, ",\n\"backends\": ");

@@ -289,8 +289,13 @@ load_stats(struct master *m, struct json_object *stats)
 	if (!json_object_is_type(stats, json_type_object))
 		return;
 	json_object_object_foreach(stats, host, o) {
-		if ((rec = ruledb_get(m->db, host)) == NULL ||
-		    (c = ruledb_counters(m->db, rec)) == NULL)
+		if ((rec = ruledb_get(m->db, host)) != NULL)
+			c = ruledb_counters(m->db, rec);
+		else if (strcmp(host, "unknown") == 0)
+			c = ruledb_counters_unknown(m->db);
+		else
+			c = NULL;
+		if (c == NULL)
 			continue;
 		atomic_store(&c->completed, stat_u64(o, "completed_requests"));
 		atomic_store(&c->bytes_in, stat_u64(o, "bytes_received"));

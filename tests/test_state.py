@@ -22,7 +22,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (IS_ROOT, NOBODY, Mantrid, SkipTest, check,  # noqa: E402
-                     port_open, run_tests, wait_until)
+                     http_raw, port_open, run_tests, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "mantrid-state.json")
@@ -333,6 +333,33 @@ def test_files_owned_by_daemon_user():
                   "%s owned by %d:%d" % (n, s.st_uid, s.st_gid))
 
 
+def test_unknown_stats():
+    """Mantrid counts requests no rule matched as host "unknown": in
+    /stats/ from the first one, in /stats/unknown/, and in the state
+    file across a restart; not listed before any."""
+    with Mantrid() as m:
+        m.set_rule("k.example.com", "empty", {"code": 204})
+        st, body, _ = m.api("GET", "/stats/")
+        check("unknown" not in body, "listed before any: %s" % body)
+        for _ in range(3):
+            out = http_raw(m.port, b"GET / HTTP/1.1\r\nHost: nope.example"
+                           b"\r\nConnection: close\r\n\r\n")
+            check(out.startswith(b"HTTP/1.1 404 "), "got %r" % out[:40])
+        st, body, _ = m.api("GET", "/stats/")
+        u = body.get("unknown", {})
+        check(u.get("completed_requests") == 3 and u.get("open_requests") == 0
+              and u.get("bytes_sent", 0) > 0, "unknown: %s" % body)
+        st, one, _ = m.api("GET", "/stats/unknown/")
+        check(one == u, "/stats/unknown/: %s" % one)
+        check(m.stop() == 0, "stop")
+        with open(m.state_file) as f:
+            saved = json.load(f)["stats"].get("unknown", {})
+        check(saved.get("completed_requests") == 3, "saved: %s" % saved)
+        m.start()
+        st, one, _ = m.api("GET", "/stats/unknown/")
+        check(one.get("completed_requests") == 3, "restored: %s" % one)
+
+
 def test_root_state_dir_not_writable_refused():
     """Started as root, a state directory the daemon's user cannot write
     (root's own) is refused at start, naming it: every save would fail
@@ -362,5 +389,5 @@ if __name__ == "__main__":
                test_kill9_during_concurrent_sets, test_kill9_backend_settings,
                test_mantrid_file_loads, test_ours_in_mantrids_reader,
                test_corrupt_moved_aside, test_save_command,
-               test_files_owned_by_daemon_user,
+               test_files_owned_by_daemon_user, test_unknown_stats,
                test_root_state_dir_not_writable_refused])

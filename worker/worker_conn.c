@@ -295,8 +295,10 @@ conn_dispatch(struct conn *c)
 	    (rk != RESOLVE_MATCH || (rec->action != RULE_PROXY &&
 	    rec->action != RULE_SPIN)))
 		c->keepalive = false;
-	if (rk == RESOLVE_MATCH && c->hc == NULL) {
-		c->hc = ruledb_counters(db, rec);
+	if (c->hc == NULL) {
+		/* Mantrid counts what no rule matched as host "unknown" */
+		c->hc = rk == RESOLVE_MATCH ? ruledb_counters(db, rec) :
+		    ruledb_counters_unknown(db);
 		if (c->hc != NULL)
 			atomic_fetch_add_explicit(&c->hc->open, 1,
 			    memory_order_relaxed);
