@@ -90,8 +90,9 @@
  *    the arena is exhausted even after a reclaim pass.
  * 6. Counters and backend_state live in the read-write part and are only
  *    touched with atomics by workers. Counter slot 0
- *    (RDB_COUNTER_UNKNOWN) is no host's: requests no rule matched. A host's counter slot index is
- *    copied into a replacing record; a deleted host's slot is zeroed and
+ *    (RDB_COUNTER_UNKNOWN) is no host's: requests no rule matched. A
+ *    host's counter slot index is copied into a replacing record; a
+ *    deleted host's slot is zeroed and
  *    reused only after a grace period and thousands of other deletions
  *    (a worker may hold a counters pointer for a whole request: a late
  *    update lands in a slot nobody owns, or at worst, after thousands of
