@@ -311,13 +311,18 @@ static void
 check_state_dir(const struct master *m, const char *dir)
 {
 	struct stat st;
+	mode_t need;
 
 	if (geteuid() != 0 || fstat(m->state_dirfd, &st) == -1)
 		return;
-	if ((st.st_uid == m->run_uid && (st.st_mode & S_IWUSR) &&
-	    (st.st_mode & S_IXUSR)) || (st.st_gid == m->run_gid &&
-	    (st.st_mode & S_IWGRP) && (st.st_mode & S_IXGRP)) ||
-	    ((st.st_mode & S_IWOTH) && (st.st_mode & S_IXOTH)))
+	/* one class decides, as in the kernel: owner, else group, else other */
+	if (st.st_uid == m->run_uid)
+		need = S_IWUSR | S_IXUSR;
+	else if (st.st_gid == m->run_gid)
+		need = S_IWGRP | S_IXGRP;
+	else
+		need = S_IWOTH | S_IXOTH;
+	if ((st.st_mode & need) == need)
 		return;
 	fatalx("state directory %s is not writable by the daemon's user "
 	    "(uid %u, gid %u): chown it to that user, or set state_file "

@@ -3,11 +3,13 @@ real daemon: the client gets the right status and the backend receives
 nothing. Also the slowloris case: 408 at timeout_header while a normal
 client is served."""
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Mantrid, check, http_raw, run_tests  # noqa: E402
+from harness import (Mantrid, check, http_raw, run_tests,  # noqa: E402
+                     wait_until)
 from dp_util import RawBackend, connect, read_response  # noqa: E402
 
 H = b"Host: r.test\r\n"
@@ -126,6 +128,39 @@ def test_pipelined_partial_head_408():
     check(1.5 < el < 3.5, "408 after %.2f s (timeout_header = 2)" % el)
 
 
+def worker_holds(port, cport):
+    """Does a process (the worker) still own our connection's socket?"""
+    out = subprocess.run(["ss", "-tnpH", "state", "all",
+                          "( sport = :%d and dport = :%d )" % (port, cport)],
+                         capture_output=True, text=True).stdout
+    return "users:" in out
+
+
+def test_linger_ends_after_a_refused_pipelined_head():
+    """A head refused while pipelined behind a local answer: the
+    lingering close gives up after 2 s of silence, not timeout_client
+    (the pending read activation re-armed the timer with it)."""
+    M.set_rule("local.test", "empty", {"code": 204})
+    s = connect(M.port)
+    cport = s.getsockname()[1]
+    s.sendall(b"GET / HTTP/1.1\r\nHost: local.test\r\n\r\n"
+              b"GET\x01\x02 / HTTP/1.1\r\n\r\n")
+    s.settimeout(5)
+    out = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+    check(b"HTTP/1.1 204 " in out and b"HTTP/1.1 400 " in out,
+          "got %r" % out[:200])
+    try:
+        wait_until(lambda: not worker_holds(M.port, cport), 4.5,
+                   "the worker to let the socket go (2 s of silence)")
+    finally:
+        s.close()
+
+
 def test_slowloris_408_while_others_served():
     s = connect(M.port)
     t0 = time.monotonic()
@@ -167,6 +202,7 @@ def main():
                   [test_absolute_form_routes_by_target,
                    test_error_after_head_keeps_body,
                    test_pipelined_partial_head_408,
+                   test_linger_ends_after_a_refused_pipelined_head,
                    test_slowloris_408_while_others_served])
     finally:
         RB.close()

@@ -377,7 +377,14 @@ def test_root_state_dir_not_writable_refused():
         check(r.returncode != 0, "started: rc %d" % r.returncode)
         check("state directory %s is not writable" % d in said,
               "no clear error: %r" % said[-300:])
+        # nobody's, but its own bits deny writing (0575): the owner's
+        # class decides, not the group's or other's
         os.chown(d, NOBODY.pw_uid, NOBODY.pw_gid)
+        os.chmod(d, 0o575)
+        r = subprocess.run(m.command(), capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode != 0, "0575 started: rc %d" % r.returncode)
+        os.chmod(d, 0o755)
         m.start()
         check(m.api("POST", "/save/")[0] == 200, "save")
     finally:

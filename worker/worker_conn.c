@@ -509,6 +509,12 @@ conn_writecb(struct sio *io, void *arg)
 void
 conn_close_after_write(struct conn *c)
 {
+	/*
+	 * NB: also cancels conn_request_done's pending EV_READ activation
+	 * of the timer (a pipelined head refused before it was whole): run
+	 * later, it would re-arm the timer past the close's own timeouts.
+	 */
+	evtimer_del(c->timer);
 	c->state = CS_CLOSING;
 	c->keepalive = false;
 	sio_disable(c->io, EV_READ);
