@@ -99,6 +99,21 @@ def read_response(s, timeout=5, pre=b""):
     return status, hdrs, rest, b""
 
 
+def read_until_close(s, timeout=5):
+    """Everything s receives until the peer closes (or timeout)."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    return out
+
+
 def worker_rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for ln in f:

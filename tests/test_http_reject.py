@@ -10,7 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Mantrid, check, http_raw, run_tests,  # noqa: E402
                      wait_until)
-from dp_util import RawBackend, connect, read_response  # noqa: E402
+from dp_util import RawBackend, connect, read_until_close  # noqa: E402
 
 H = b"Host: r.test\r\n"
 CASES = [
@@ -88,15 +88,7 @@ def test_error_after_head_keeps_body():
     check(head.startswith(b"HTTP/1.1 200 "), "HEAD: %r" % head)
     s.sendall(b"GET / HTTP/1.1\r\n" + H +
               b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n")
-    out = rest
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    except OSError:
-        pass
+    out = rest + read_until_close(s)
     s.close()
     check(out.startswith(b"HTTP/1.1 431 ") and
           out.endswith(b"\r\n\r\nRequest Header Fields Too Large\n"),
@@ -111,16 +103,7 @@ def test_pipelined_partial_head_408():
     t0 = time.monotonic()
     s.sendall(b"GET / HTTP/1.1\r\nHost: local.test\r\n\r\n"
               b"GET / HTTP/1.1\r\nHost: local.test\r\n")
-    s.settimeout(6)
-    out = b""
-    try:
-        while True:
-            d = s.recv(4096)
-            if not d:
-                break
-            out += d
-    except OSError:
-        pass
+    out = read_until_close(s, 6)
     el = time.monotonic() - t0
     s.close()
     check(out.startswith(b"HTTP/1.1 204 ") and b"HTTP/1.1 408 " in out,
@@ -145,13 +128,7 @@ def test_linger_ends_after_a_refused_pipelined_head():
     cport = s.getsockname()[1]
     s.sendall(b"GET / HTTP/1.1\r\nHost: local.test\r\n\r\n"
               b"GET\x01\x02 / HTTP/1.1\r\n\r\n")
-    s.settimeout(5)
-    out = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        out += d
+    out = read_until_close(s)
     check(b"HTTP/1.1 204 " in out and b"HTTP/1.1 400 " in out,
           "got %r" % out[:200])
     try:
