@@ -333,22 +333,31 @@ rechunk(struct hp_chunk *ch, struct evbuffer *in, struct evbuffer *out,
 }
 
 /*
- * Tunnel bytes one way: up, client to backend, else back. The reading
- * side pauses while the other side's output holds buffer_size bytes or
- * more, as a body does, and resumes when that output drains to half
- * (be_writecb for the client, proxy_client_drained for the backend).
+ * Backpressure (see the top): up, client to backend, else back. The
+ * reading side pauses while the other side's output holds buffer_size
+ * bytes or more, and resumes when that output drains to half (be_writecb
+ * for the client, proxy_client_drained for the backend).
  */
+static void
+pause_if_full(struct conn *c, bool up)
+{
+	struct sio *from = up ? c->io : c->be->io, *to = up ? c->be->io : c->io;
+
+	if (evbuffer_get_length(sio_output(to)) < c->wh->cfg->buffer_size)
+		return;
+	if (up)
+		c->in_paused = true;
+	sio_disable(from, EV_READ);
+}
+
+/* Tunnel bytes one way, as a body goes. */
 static void
 tunnel_move(struct conn *c, bool up)
 {
 	struct sio *from = up ? c->io : c->be->io, *to = up ? c->be->io : c->io;
 
 	evbuffer_add_buffer(sio_output(to), sio_input(from));
-	if (evbuffer_get_length(sio_output(to)) < c->wh->cfg->buffer_size)
-		return;
-	if (up)
-		c->in_paused = true;
-	sio_disable(from, EV_READ);
+	pause_if_full(c, up);
 }
 
 /*
@@ -423,10 +432,7 @@ proxy_client_read(struct conn *c)
 	/* slow body: timeout_client between reads */
 	sio_set_timeouts(c->io, c->wh->cfg->timeout_client,
 	    c->wh->cfg->timeout_client);
-	if (evbuffer_get_length(out) >= c->wh->cfg->buffer_size) {
-		c->in_paused = true;
-		sio_disable(c->io, EV_READ);
-	}
+	pause_if_full(c, true);
 }
 
 /* The client's output drained to half: resume reading the backend. */
@@ -721,8 +727,7 @@ forward_body(struct bconn *b)
 		resp_done(b);
 		return;
 	}
-	if (evbuffer_get_length(out) >= c->wh->cfg->buffer_size)
-		sio_disable(b->io, EV_READ);
+	pause_if_full(c, false);
 }
 
 static void
