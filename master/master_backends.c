@@ -154,6 +154,17 @@ changed(struct master *m, uint32_t idx, struct json_object **reply)
 }
 
 static int
+set_admin_idx(struct master *m, uint32_t idx, enum pool_admin a,
+    struct json_object **reply, char *err, size_t errlen)
+{
+	if (pool_set_admin(m, idx, a) == -1) {
+		snprintf(err, errlen, "not_found");
+		return CMD_ENOTFOUND;
+	}
+	return changed(m, idx, reply);
+}
+
+static int
 set_admin(struct master *m, struct json_object *args, enum pool_admin a,
     struct json_object **reply, char *err, size_t errlen)
 {
@@ -163,11 +174,7 @@ set_admin(struct master *m, struct json_object *args, enum pool_admin a,
 	if ((rc = cmd_check_if_match(m, args, err, errlen)) != CMD_OK ||
 	    (rc = lookup(m, args, &idx, err, errlen)) != CMD_OK)
 		return rc;
-	if (pool_set_admin(m, idx, a) == -1) {
-		snprintf(err, errlen, "not_found");
-		return CMD_ENOTFOUND;
-	}
-	return changed(m, idx, reply);
+	return set_admin_idx(m, idx, a, reply, err, errlen);
 }
 
 int
@@ -207,8 +214,8 @@ cmd_backend_drain(struct master *m, struct json_object *args,
 		snprintf(err, errlen, "not_found");
 		return CMD_ENOTFOUND;
 	}
-	return set_admin(m, args, pi.admin == POOL_DRAINING ? POOL_ENABLED :
-	    pi.admin, reply, err, errlen);
+	return set_admin_idx(m, idx, pi.admin == POOL_DRAINING ?
+	    POOL_ENABLED : pi.admin, reply, err, errlen);
 }
 
 int
