@@ -135,6 +135,7 @@ struct static_page {
 	char			*type;
 	char			*data;		/* whole raw HTTP response */
 	size_t			 len;
+	size_t			 body;		/* bytes after the head */
 };
 
 struct worker_http {

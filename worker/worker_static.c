@@ -91,6 +91,15 @@ crlf_head(char *data, size_t *len)
 	return out;
 }
 
+/* What follows a page's head (none without a blank line). */
+static size_t
+page_body_len(const struct static_page *pg)
+{
+	const char *eoh = memmem(pg->data, pg->len, "\r\n\r\n", 4);
+
+	return eoh == NULL ? 0 : pg->len - (eoh + 4 - pg->data);
+}
+
 static int
 load_file(struct worker_http *wh, int dirfd, const char *name)
 {
@@ -120,6 +129,7 @@ load_file(struct worker_http *wh, int dirfd, const char *name)
 	pg = &wh->pages[wh->npages++];
 	pg->len = n;
 	pg->data = crlf_head(data, &pg->len);
+	pg->body = page_body_len(pg);
 	pg->type = strndup(name, nl);
 	return 0;
 }
@@ -200,21 +210,11 @@ builtin_find(const char *type, size_t len)
 	return NULL;
 }
 
-/* What follows a page's head (none without a blank line). */
-static size_t
-page_body_len(const struct static_page *pg)
-{
-	const char *eoh = memmem(pg->data, pg->len, "\r\n\r\n", 4);
-
-	return eoh == NULL ? 0 : pg->len - (eoh + 4 - pg->data);
-}
-
 /* A raw page; status != 0 replaces its status line. Then close. */
 static void
 send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 {
 	const char	*eol = memmem(pg->data, pg->len, "\r\n", 2);
-	size_t		 body = page_body_len(pg);
 	char		 line[64];
 	unsigned	 st = 200;
 	int		 n;
@@ -222,7 +222,7 @@ send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 	if (pg->len > 12)
 		sscanf(pg->data + 9, "%3u", &st);
 	if (status == 0 || eol == NULL) {
-		conn_respond(c, st, pg->data, pg->len, body, true);
+		conn_respond(c, st, pg->data, pg->len, pg->body, true);
 		return;
 	}
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %u %s", status,
@@ -230,7 +230,8 @@ send_raw(struct conn *c, const struct static_page *pg, unsigned status)
 	c->state = CS_RESPOND;
 	evbuffer_add(sio_output(c->io), line, n);
 	c->bytes_out += n;
-	conn_respond(c, status, eol, pg->len - (eol - pg->data), body, true);
+	conn_respond(c, status, eol, pg->len - (eol - pg->data), pg->body,
+	    true);
 }
 
 static void
